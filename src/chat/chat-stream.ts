@@ -1,0 +1,267 @@
+import { InvalidMessageError } from '@libp2p/interface'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
+import { pushable } from 'it-pushable'
+import { raceSignal } from 'race-signal'
+import * as varint from 'uint8-varint'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { MAX_BATCH_BYTES, MAX_MESSAGE_SIZE, RECEIVE_QUEUE_SIZE, SEND_QUEUE_SIZE } from '../constants.js'
+import { ChatClosedError, SendQueueFullError } from '../errors.js'
+import { Message } from '../pb/fabric.js'
+import type { PeerEndpoint } from '../pb/fabric.js'
+import type { AbortOptions, Logger, PeerId, Stream } from '@libp2p/interface'
+import type { Pushable } from 'it-pushable'
+
+export interface ChatStreamInit {
+  /** Largest frame accepted or sent, in bytes */
+  maxMessageSize?: number
+  /** Frames that may wait to be written before `send` throws `SendQueueFullError` */
+  sendQueueSize?: number
+  /** Decoded frames buffered for the reader before the stream is paused */
+  receiveQueueSize?: number
+}
+
+/**
+ * One long-lived Chat stream with a peer: length-prefixed `Message` frames in
+ * both directions.
+ *
+ * Writes are queued and coalesced: every frame queued in the same tick goes out
+ * in one `stream.send()`, and when the stream asks us to wait (`send` returned
+ * false) the queue waits for `drain`. The queue is bounded, so a peer that does
+ * not read fills only its own queue.
+ *
+ * Reads are decoded as they arrive and buffered for the async iterator; when
+ * the reader falls `receiveQueueSize` frames behind, the stream is paused so the
+ * muxer stops granting the sender window.
+ */
+export class ChatStream implements AsyncIterable<Message> {
+  readonly stream: Stream
+  readonly remotePeer: PeerId
+  /** True when we opened this stream */
+  readonly initiated: boolean
+  /** The remote's endpoint, set once its hello is accepted */
+  remoteEndpoint?: PeerEndpoint
+
+  private readonly log: Logger
+  private readonly maxMessageSize: number
+  private readonly sendQueueSize: number
+  private readonly receiveQueueSize: number
+  private readonly decoder: LengthPrefixedDecoder
+  private readonly inbox: Pushable<Message>
+  private readonly queue: Uint8Array[] = []
+  private queueHead = 0
+  private flushScheduled = false
+  private waitingForDrain = false
+  private paused = false
+  private idle?: PromiseWithResolvers<void>
+
+  constructor (stream: Stream, remotePeer: PeerId, init: ChatStreamInit = {}) {
+    this.stream = stream
+    this.remotePeer = remotePeer
+    this.initiated = stream.direction === 'outbound'
+    this.log = stream.log.newScope('fabric-chat')
+    this.maxMessageSize = init.maxMessageSize ?? MAX_MESSAGE_SIZE
+    this.sendQueueSize = init.sendQueueSize ?? SEND_QUEUE_SIZE
+    this.receiveQueueSize = init.receiveQueueSize ?? RECEIVE_QUEUE_SIZE
+    this.decoder = new LengthPrefixedDecoder({
+      // checked as soon as a length prefix is readable, so a partial frame
+      // never grows past maxMessageSize
+      maxDataLength: this.maxMessageSize,
+      // the decoder checks its buffer *plus the whole incoming chunk*, and one
+      // chunk may hold many frames; a chunk is already in memory and bounded by
+      // the muxer's receive window, so the frame limit above is the real guard
+      maxBufferSize: Number.MAX_SAFE_INTEGER
+    })
+    this.inbox = pushable<Message>({ objectMode: true })
+    this.flush = this.flush.bind(this)
+
+    stream.addEventListener('message', (evt) => { this.onData(evt.data) })
+    stream.addEventListener('remoteCloseWrite', () => { this.inbox.end() })
+    stream.addEventListener('close', (evt) => {
+      this.inbox.end(evt.error)
+      this.idle?.resolve()
+    })
+  }
+
+  /** Frames waiting to be written */
+  get queued (): number {
+    return this.queue.length - this.queueHead
+  }
+
+  /** Whether frames can still be sent */
+  get writable (): boolean {
+    return this.stream.writeStatus === 'writable'
+  }
+
+  /**
+   * Queue a message. It is written with any others queued in the same tick.
+   *
+   * @throws {ChatClosedError} the stream no longer accepts writes
+   * @throws {SendQueueFullError} the peer's queue is full
+   */
+  send (msg: Message): void {
+    this.sendEncoded(Message.encode(msg))
+  }
+
+  /**
+   * Queue an already encoded `Message` (a broadcast encodes once for all peers).
+   * The bytes must not be modified afterwards.
+   */
+  sendEncoded (encoded: Uint8Array): void {
+    if (!this.writable) {
+      throw new ChatClosedError(`Chat with ${this.remotePeer} is ${this.stream.writeStatus}`)
+    }
+
+    if (encoded.byteLength > this.maxMessageSize) {
+      throw new InvalidMessageError(`Message of ${encoded.byteLength} bytes exceeds maxMessageSize ${this.maxMessageSize}`)
+    }
+
+    if (this.queued >= this.sendQueueSize) {
+      throw new SendQueueFullError(`Send queue to ${this.remotePeer} is full (${this.sendQueueSize} frames)`)
+    }
+
+    this.queue.push(encoded)
+
+    if (!this.flushScheduled && !this.waitingForDrain) {
+      this.flushScheduled = true
+      queueMicrotask(this.flush)
+    }
+  }
+
+  async * [Symbol.asyncIterator] (): AsyncGenerator<Message> {
+    for await (const msg of this.inbox) {
+      if (this.paused && this.inbox.readableLength <= this.receiveQueueSize / 2) {
+        this.paused = false
+        this.stream.resume()
+      }
+
+      yield msg
+    }
+  }
+
+  /**
+   * Write what is queued, then close our side of the stream. Aborts the stream
+   * if that does not finish in time.
+   */
+  async close (options: AbortOptions = {}): Promise<void> {
+    try {
+      if (this.queued > 0 && this.stream.status === 'open') {
+        this.idle ??= Promise.withResolvers()
+        await raceSignal(this.idle.promise, options.signal)
+      }
+
+      await this.stream.close(options)
+    } catch (err: any) {
+      this.abort(err)
+    }
+  }
+
+  /** Discard everything queued and reset the stream */
+  abort (err: Error): void {
+    this.queue.length = 0
+    this.queueHead = 0
+    this.stream.abort(err)
+  }
+
+  private onData (data: Uint8Array | Uint8ArrayList): void {
+    try {
+      for (const frame of this.decoder.decode(data)) {
+        this.inbox.push(Message.decode(frame))
+      }
+    } catch (err: any) {
+      this.log.error('undecodable frame from %p - %e', this.remotePeer, err)
+      this.abort(new InvalidMessageError(`Undecodable frame: ${err.message}`))
+      return
+    }
+
+    if (!this.paused && this.inbox.readableLength >= this.receiveQueueSize) {
+      this.paused = true
+      this.stream.pause()
+    }
+  }
+
+  private flush (): void {
+    this.flushScheduled = false
+
+    while (this.queued > 0) {
+      if (this.stream.writeStatus !== 'writable') {
+        this.queue.length = 0
+        this.queueHead = 0
+        break
+      }
+
+      if (!this.stream.send(this.takeBatch())) {
+        this.waitForDrain()
+        return
+      }
+    }
+
+    this.queue.length = 0
+    this.queueHead = 0
+    this.idle?.resolve()
+    this.idle = undefined
+  }
+
+  private waitForDrain (): void {
+    this.waitingForDrain = true
+    this.stream.onDrain().then(() => {
+      this.waitingForDrain = false
+      this.flush()
+    }, (err) => {
+      // the stream closed while full: what was queued cannot be delivered
+      this.waitingForDrain = false
+      this.log('stream closed while waiting for drain - %e', err)
+      this.queue.length = 0
+      this.queueHead = 0
+      this.idle?.resolve()
+    })
+  }
+
+  /** Frames from the head of the queue, length-prefixed, up to MAX_BATCH_BYTES (at least one) */
+  private takeBatch (): Uint8Array | Uint8ArrayList {
+    let end = this.queueHead
+    let bytes = 0
+
+    while (end < this.queue.length) {
+      const len = this.queue[end].byteLength
+      const framed = varint.encodingLength(len) + len
+
+      if (end > this.queueHead && bytes + framed > MAX_BATCH_BYTES) {
+        break
+      }
+
+      bytes += framed
+      end++
+    }
+
+    const start = this.queueHead
+    this.queueHead = end
+    this.compactQueue()
+
+    if (end - start === 1 && bytes > MAX_BATCH_BYTES / 4) {
+      // one large frame: hand over prefix and body without copying the body
+      const body = this.queue[start]
+      return new Uint8ArrayList(varint.encode(body.byteLength), body)
+    }
+
+    const out = new Uint8Array(bytes)
+    let offset = 0
+
+    for (let i = start; i < end; i++) {
+      const body = this.queue[i]
+      varint.encodeUint8Array(body.byteLength, out, offset)
+      offset += varint.encodingLength(body.byteLength)
+      out.set(body, offset)
+      offset += body.byteLength
+    }
+
+    return out
+  }
+
+  /** Drop sent frames from the front once they are most of the array (amortised O(1) dequeue) */
+  private compactQueue (): void {
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead)
+      this.queueHead = 0
+    }
+  }
+}

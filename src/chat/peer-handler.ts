@@ -1,0 +1,274 @@
+import { TimeoutError } from '@libp2p/interface'
+import { anySignal } from 'any-signal'
+import { pEvent } from 'p-event'
+import { raceSignal } from 'race-signal'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
+import { CLOSE_TIMEOUT } from '../constants.js'
+import { checkHelloEndpoint } from '../endpoint.js'
+import { PeerRejectedError } from '../errors.js'
+import { createMessage } from '../message.js'
+import { BlockchainInfo, HelloMessage, Message, PeersMessage } from '../pb/fabric.js'
+import type { ChatStream } from './chat-stream.js'
+import type { MessageHandler } from '../index.js'
+import type { PeerEndpoint } from '../pb/fabric.js'
+import type { Logger, PeerId } from '@libp2p/interface'
+
+/** What a chat needs from the service that owns it */
+export interface ChatCoordinator {
+  readonly helloTimeout: number
+  /** Our hello: our endpoint and our ledger's summary */
+  localHello(): Promise<HelloMessage>
+  /** Our established peers, for DISC_PEERS */
+  getPeers(): PeersMessage
+  /** The engine's handler for a chat that has just been established, if there is an engine */
+  createEngineHandler(chat: ChatStream): MessageHandler | undefined
+  /** Record an established chat; false when another chat with the same peer is kept instead */
+  register(handler: PeerHandler): boolean
+  /** Forget a chat that has ended */
+  deregister(handler: PeerHandler): void
+  /** A message arrived on an established chat and has been handled */
+  messageReceived(handler: PeerHandler, msg: Message): void
+  /** Endpoints a peer sent in DISC_PEERS */
+  peersReceived(handler: PeerHandler, peers: PeerEndpoint[]): void
+  /** A peer broke the protocol */
+  peerRejected(handler: PeerHandler, reason: string): void
+}
+
+export type ChatState = 'created' | 'established' | 'closed'
+
+/**
+ * The peer layer's own handler for one chat (Fabric's `peer.Handler`): runs the
+ * hello exchange, answers DISC_GET_PEERS, takes DISC_PEERS and DISC_DISCONNECT,
+ * and hands every other message to the engine's handler.
+ */
+export class PeerHandler implements MessageHandler {
+  readonly chat: ChatStream
+  readonly remotePeer: PeerId
+  readonly initiated: boolean
+  state: ChatState = 'created'
+  /** The remote's summary of its chain, from its hello */
+  blockchainInfo?: BlockchainInfo
+  /** Why the chat ended, once it has */
+  closeReason?: string
+  /** Resolves with the remote endpoint when the hello exchange completes; rejects if the chat ends before */
+  readonly established: Promise<PeerEndpoint>
+
+  private readonly coordinator: ChatCoordinator
+  private readonly log: Logger
+  private readonly onEstablished: PromiseWithResolvers<PeerEndpoint>
+  private engineHandler?: MessageHandler
+  private endpoint?: PeerEndpoint
+  private remoteDisconnected = false
+  private closing?: Promise<void>
+
+  constructor (coordinator: ChatCoordinator, chat: ChatStream, log: Logger) {
+    this.coordinator = coordinator
+    this.chat = chat
+    this.remotePeer = chat.remotePeer
+    this.initiated = chat.initiated
+    this.log = log
+    this.onEstablished = Promise.withResolvers()
+    this.established = this.onEstablished.promise
+    // a caller that never asks must not see an unhandled rejection
+    this.established.catch(() => {})
+  }
+
+  /**
+   * Run the chat to its end: hello exchange, then every message in order.
+   * Never throws: protocol violations reject the peer, stream errors end the chat.
+   */
+  async run (signal: AbortSignal): Promise<void> {
+    const messages = this.chat[Symbol.asyncIterator]()
+
+    try {
+      const endpoint = await this.exchangeHellos(messages, signal)
+      const kept = this.coordinator.register(this)
+      this.onEstablished.resolve(endpoint)
+
+      if (!kept) {
+        this.closeReason = 'duplicate chat'
+        await this.close('duplicate chat')
+        return
+      }
+
+      while (!this.remoteDisconnected) {
+        const next = await messages.next()
+
+        if (next.done === true) {
+          this.closeReason ??= 'stream closed by peer'
+          break
+        }
+
+        await this.handleMessage(next.value)
+      }
+
+      await this.close()
+    } catch (err: any) {
+      if (err instanceof PeerRejectedError) {
+        this.closeReason = err.message
+        this.coordinator.peerRejected(this, err.message)
+        await this.close(err.message)
+      } else if (err?.name === 'InvalidMessageError') {
+        // the chat stream already aborted itself on the bad frame
+        this.closeReason = err.message
+        this.coordinator.peerRejected(this, err.message)
+      } else if (signal.aborted) {
+        this.closeReason ??= 'stopped'
+        await this.close('peer is stopping')
+      } else {
+        this.closeReason ??= err.message ?? String(err)
+        this.log('chat with %p ended - %e', this.remotePeer, err)
+        this.chat.abort(err)
+      }
+    } finally {
+      this.state = 'closed'
+      this.onEstablished.reject(new PeerRejectedError(`chat with ${this.remotePeer} ended before hello: ${this.closeReason}`))
+      await this.stopEngineHandler()
+      this.coordinator.deregister(this)
+    }
+  }
+
+  async handleMessage (msg: Message): Promise<void> {
+    switch (msg.type) {
+      case Message.Type.DISC_HELLO:
+        throw new PeerRejectedError('DISC_HELLO on an established chat')
+      case Message.Type.DISC_DISCONNECT:
+        this.remoteDisconnected = true
+        this.closeReason = `disconnected by peer: ${uint8ArrayToString(msg.payload.subarray(0, 1024))}`
+        break
+      case Message.Type.DISC_GET_PEERS:
+        this.sendMessage(createMessage(Message.Type.DISC_PEERS, PeersMessage.encode(this.coordinator.getPeers())))
+        break
+      case Message.Type.DISC_PEERS:
+        this.coordinator.peersReceived(this, decode(PeersMessage, msg.payload, 'DISC_PEERS').peers)
+        break
+      default:
+        if (this.engineHandler != null) {
+          try {
+            await this.engineHandler.handleMessage(msg)
+          } catch (err: any) {
+            // as in v0.6: an engine error is the engine's, not a reason to drop the peer
+            this.log.error('engine failed to handle %s from %p - %e', msg.type, this.remotePeer, err)
+          }
+        }
+    }
+
+    this.coordinator.messageReceived(this, msg)
+  }
+
+  sendMessage (msg: Message): void {
+    this.chat.send(msg)
+  }
+
+  /** The remote's endpoint (from its validated hello) */
+  to (): PeerEndpoint {
+    if (this.endpoint == null) {
+      throw new PeerRejectedError(`chat with ${this.remotePeer} is not established`)
+    }
+
+    return this.endpoint
+  }
+
+  async stop (): Promise<void> {
+    await this.close('peer is stopping')
+  }
+
+  /**
+   * End the chat from our side: tell the peer why (DISC_DISCONNECT), flush,
+   * close our end, and give the peer CLOSE_TIMEOUT to close theirs before the
+   * stream is aborted. Safe to call more than once.
+   */
+  async close (reason?: string): Promise<void> {
+    this.closing ??= this.closeStream(reason)
+    await this.closing
+  }
+
+  private async closeStream (reason?: string): Promise<void> {
+    const stream = this.chat.stream
+
+    if (reason != null && !this.remoteDisconnected && this.chat.writable) {
+      try {
+        this.chat.send(createMessage(Message.Type.DISC_DISCONNECT, uint8ArrayFromString(reason)))
+      } catch {
+        // queue full or closing: the close below still tells the peer we are gone
+      }
+    }
+
+    const signal = AbortSignal.timeout(CLOSE_TIMEOUT)
+
+    try {
+      await this.chat.close({ signal })
+
+      if (stream.status === 'open' || stream.status === 'closing') {
+        await pEvent(stream, 'close', { signal })
+      }
+    } catch {
+      this.chat.abort(new TimeoutError(`chat with ${this.remotePeer} did not close within ${CLOSE_TIMEOUT}ms`))
+    }
+  }
+
+  private async exchangeHellos (messages: AsyncIterator<Message>, signal: AbortSignal): Promise<PeerEndpoint> {
+    if (this.initiated) {
+      this.sendMessage(await this.helloMessage())
+    }
+
+    const helloSignal = anySignal([signal, AbortSignal.timeout(this.coordinator.helloTimeout)])
+    let first: IteratorResult<Message>
+
+    try {
+      first = await raceSignal(messages.next(), helloSignal)
+    } catch (err) {
+      if (signal.aborted) {
+        throw err
+      }
+
+      throw new PeerRejectedError(`no DISC_HELLO within ${this.coordinator.helloTimeout}ms`)
+    } finally {
+      helloSignal.clear()
+    }
+
+    if (first.done === true) {
+      throw new Error('stream closed before DISC_HELLO')
+    }
+
+    if (first.value.type !== Message.Type.DISC_HELLO) {
+      throw new PeerRejectedError(`${first.value.type} before DISC_HELLO`)
+    }
+
+    const hello = decode(HelloMessage, first.value.payload, 'DISC_HELLO')
+    const endpoint = checkHelloEndpoint(hello.peerEndpoint, this.remotePeer)
+
+    if (!this.initiated) {
+      this.sendMessage(await this.helloMessage())
+    }
+
+    this.endpoint = endpoint
+    this.blockchainInfo = hello.blockchainInfo ?? BlockchainInfo.decode(new Uint8Array(0))
+    this.chat.remoteEndpoint = endpoint
+    this.state = 'established'
+    this.engineHandler = this.coordinator.createEngineHandler(this.chat)
+
+    return endpoint
+  }
+
+  private async helloMessage (): Promise<Message> {
+    return createMessage(Message.Type.DISC_HELLO, HelloMessage.encode(await this.coordinator.localHello()))
+  }
+
+  private async stopEngineHandler (): Promise<void> {
+    try {
+      await this.engineHandler?.stop()
+    } catch (err: any) {
+      this.log.error('engine handler for %p failed to stop - %e', this.remotePeer, err)
+    }
+  }
+}
+
+function decode<T> (codec: { decode(buf: Uint8Array): T }, payload: Uint8Array, what: string): T {
+  try {
+    return codec.decode(payload)
+  } catch (err: any) {
+    throw new PeerRejectedError(`undecodable ${what} payload: ${err.message}`)
+  }
+}

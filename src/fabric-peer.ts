@@ -1,0 +1,378 @@
+import { InvalidParametersError, NotStartedError, serviceCapabilities, setMaxListeners } from '@libp2p/interface'
+import { repeatingTask, trackedMap } from '@libp2p/utils'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
+import { anySignal } from 'any-signal'
+import { TypedEventEmitter } from 'main-event'
+import { raceSignal } from 'race-signal'
+import { compare as uint8ArrayCompare } from 'uint8arrays/compare'
+import { ChatStream } from './chat/chat-stream.js'
+import { PeerHandler } from './chat/peer-handler.js'
+import * as c from './constants.js'
+import { selfEndpoint } from './endpoint.js'
+import { NotEstablishedError } from './errors.js'
+import { MemoryLedger } from './ledger.js'
+import { createMessage } from './message.js'
+import { Message, PeerEndpoint } from './pb/fabric.js'
+import type { ChatCoordinator } from './chat/peer-handler.js'
+import type { BroadcastResult, ChatTarget, FabricPeerComponents, FabricPeerEvents, FabricPeerInit, FabricPeer as FabricPeerInterface, HandlerFactory, MessageHandler } from './index.js'
+import type { Ledger } from './ledger.js'
+import type { HelloMessage, PeersMessage } from './pb/fabric.js'
+import type { AbortOptions, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { RepeatingTask } from '@libp2p/utils'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/**
+ * Fabric v0.6's `peer.Impl` as a libp2p service: one Chat stream per peer,
+ * registered by PeerId once both hellos are exchanged.
+ */
+export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements Startable, FabricPeerInterface, ChatCoordinator {
+  readonly validator: boolean
+  readonly ledger: Ledger
+  readonly helloTimeout: number
+
+  private readonly components: FabricPeerComponents
+  private readonly log: Logger
+  private readonly address?: string
+  private readonly handlerFactory?: HandlerFactory
+  private readonly discoveryPeriod: number
+  private readonly dialTimeout: number
+  private readonly maxMessageSize: number
+  private readonly sendQueueSize: number
+  private readonly receiveQueueSize: number
+  private readonly maxInboundStreams: number
+  private readonly maxOutboundStreams: number
+  /** Established chats, one per peer (Fabric's handlerMap) */
+  private readonly handlers: Map<string, PeerHandler>
+  /** Every chat that is running, established or not, with its run loop */
+  private readonly running = new Map<PeerHandler, Promise<void>>()
+  /** Dials in progress, so concurrent `chatWithPeer` calls share one */
+  private readonly dials = new Map<string, Promise<PeerEndpoint>>()
+  private readonly askForPeers: RepeatingTask
+  private shutdown: AbortController
+  private started = false
+
+  constructor (components: FabricPeerComponents, init: FabricPeerInit = {}) {
+    super()
+    this.components = components
+    this.log = components.logger.forComponent('libp2p:fabric:peer')
+
+    if (init.engine != null && init.handlerFactory != null) {
+      throw new InvalidParametersError('Give fabricPeer an engine or a handlerFactory, not both')
+    }
+
+    this.validator = init.validator ?? c.VALIDATOR
+    this.address = init.address
+    this.ledger = init.ledger ?? new MemoryLedger()
+    this.handlerFactory = init.engine?.getHandlerFactory() ?? init.handlerFactory
+    this.discoveryPeriod = positive('discoveryPeriod', init.discoveryPeriod, c.DISCOVERY_PERIOD)
+    this.helloTimeout = positive('helloTimeout', init.helloTimeout, c.HELLO_TIMEOUT)
+    this.dialTimeout = positive('dialTimeout', init.dialTimeout, c.DIAL_TIMEOUT)
+    this.maxMessageSize = positive('maxMessageSize', init.maxMessageSize, c.MAX_MESSAGE_SIZE)
+    this.sendQueueSize = positive('sendQueueSize', init.sendQueueSize, c.SEND_QUEUE_SIZE)
+    this.receiveQueueSize = positive('receiveQueueSize', init.receiveQueueSize, c.RECEIVE_QUEUE_SIZE)
+    this.maxInboundStreams = positive('maxInboundStreams', init.maxInboundStreams, c.MAX_INBOUND_CHAT_STREAMS)
+    this.maxOutboundStreams = positive('maxOutboundStreams', init.maxOutboundStreams, c.MAX_OUTBOUND_CHAT_STREAMS)
+
+    if (init.address != null) {
+      try {
+        multiaddr(init.address)
+      } catch {
+        throw new InvalidParametersError(`fabricPeer address ${init.address} is not a multiaddr`)
+      }
+    }
+
+    this.handlers = trackedMap({ name: 'libp2p_fabric_established_chats', metrics: components.metrics })
+    this.shutdown = new AbortController()
+    this.askForPeers = repeatingTask(() => { this.broadcast(createMessage(Message.Type.DISC_GET_PEERS)) }, this.discoveryPeriod)
+    this.onInboundChat = this.onInboundChat.bind(this)
+  }
+
+  readonly [Symbol.toStringTag] = 'libp2p-fabric-peer'
+
+  readonly [serviceCapabilities]: string[] = ['@hyperledger/fabric-peer']
+
+  async start (): Promise<void> {
+    this.shutdown = new AbortController()
+    setMaxListeners(Infinity, this.shutdown.signal)
+
+    await this.components.registrar.handle(c.CHAT_PROTOCOL, this.onInboundChat, {
+      maxInboundStreams: this.maxInboundStreams,
+      maxOutboundStreams: this.maxOutboundStreams
+    })
+
+    this.askForPeers.start()
+    this.started = true
+  }
+
+  /**
+   * libp2p calls this on every component before stopping any, so connections
+   * are still up: each peer is told why we go (DISC_DISCONNECT) and the chats
+   * close gracefully, each bounded by CLOSE_TIMEOUT.
+   */
+  async beforeStop (): Promise<void> {
+    this.started = false
+    this.askForPeers.stop()
+    await this.components.registrar.unhandle(c.CHAT_PROTOCOL)
+    await Promise.all([...this.running.keys()].map(async handler => { await handler.close('peer is stopping') }))
+  }
+
+  async stop (): Promise<void> {
+    if (this.started) {
+      // stopped on its own rather than by libp2p
+      await this.beforeStop()
+    }
+
+    this.shutdown.abort()
+    await Promise.all(this.running.values())
+    this.dials.clear()
+  }
+
+  isStarted (): boolean {
+    return this.started
+  }
+
+  getPeerEndpoint (): PeerEndpoint {
+    const { peerId, privateKey, addressManager } = this.components
+    return selfEndpoint(peerId, privateKey.publicKey, addressManager.getAddresses(), this.validator, this.address)
+  }
+
+  getPeers (): PeersMessage {
+    return { peers: [...this.handlers.values()].map(handler => handler.to()) }
+  }
+
+  isEstablished (peer: PeerId): boolean {
+    return this.handlers.has(peer.toString())
+  }
+
+  async chatWithPeer (target: ChatTarget, options: AbortOptions = {}): Promise<PeerEndpoint> {
+    if (!this.started) {
+      throw new NotStartedError('fabricPeer is not started')
+    }
+
+    const { peerId, dialTarget } = resolveTarget(target)
+
+    if (peerId.equals(this.components.peerId)) {
+      throw new InvalidParametersError('A peer does not chat with itself')
+    }
+
+    const key = peerId.toString()
+    const existing = this.handlers.get(key)
+
+    if (existing != null) {
+      return existing.to()
+    }
+
+    let dial = this.dials.get(key)
+
+    if (dial == null) {
+      dial = this.dial(peerId, dialTarget, options).finally(() => this.dials.delete(key))
+      this.dials.set(key, dial)
+    }
+
+    return raceSignal(dial, options.signal)
+  }
+
+  broadcast (msg: Message, type: PeerEndpoint.Type = PeerEndpoint.Type.UNDEFINED): BroadcastResult {
+    const encoded = Message.encode(msg)
+    const result: BroadcastResult = { sent: [], failed: [] }
+
+    for (const handler of this.handlers.values()) {
+      if (type !== PeerEndpoint.Type.UNDEFINED && handler.to().type !== type) {
+        continue
+      }
+
+      try {
+        handler.chat.sendEncoded(encoded)
+        result.sent.push(handler.remotePeer)
+      } catch (error: any) {
+        this.log('broadcast to %p failed - %e', handler.remotePeer, error)
+        result.failed.push({ peerId: handler.remotePeer, error })
+      }
+    }
+
+    return result
+  }
+
+  unicast (msg: Message, peer: PeerId): void {
+    const handler = this.handlers.get(peer.toString())
+
+    if (handler == null) {
+      throw new NotEstablishedError(`No established chat with ${peer}`)
+    }
+
+    handler.sendMessage(msg)
+  }
+
+  // ChatCoordinator: called by each PeerHandler
+
+  async localHello (): Promise<HelloMessage> {
+    return {
+      peerEndpoint: this.getPeerEndpoint(),
+      blockchainInfo: await this.ledger.getBlockchainInfo()
+    }
+  }
+
+  createEngineHandler (chat: ChatStream): MessageHandler | undefined {
+    return this.handlerFactory?.(this, chat, chat.initiated)
+  }
+
+  register (handler: PeerHandler): boolean {
+    const key = handler.remotePeer.toString()
+    const existing = this.handlers.get(key)
+
+    if (existing === handler) {
+      return true
+    }
+
+    if (existing != null) {
+      if (!this.keepsNew(handler, existing)) {
+        this.log('keeping the existing chat with %p, closing the duplicate', handler.remotePeer)
+        return false
+      }
+
+      // swap quietly: the peer stays established throughout
+      this.log('replacing the chat with %p by a %s one', handler.remotePeer, handler.initiated ? 'outbound' : 'inbound')
+      this.handlers.set(key, handler)
+      void existing.close('duplicate chat')
+      return true
+    }
+
+    this.handlers.set(key, handler)
+    this.log('established chat with %p (%s)', handler.remotePeer, handler.initiated ? 'outbound' : 'inbound')
+    this.safeDispatchEvent('peer:established', {
+      detail: { peerId: handler.remotePeer, endpoint: handler.to(), initiated: handler.initiated, blockchainInfo: handler.blockchainInfo }
+    })
+    return true
+  }
+
+  deregister (handler: PeerHandler): void {
+    const key = handler.remotePeer.toString()
+
+    if (this.handlers.get(key) !== handler) {
+      return
+    }
+
+    this.handlers.delete(key)
+    const reason = handler.closeReason ?? 'closed'
+    this.log('chat with %p closed: %s', handler.remotePeer, reason)
+    this.safeDispatchEvent('peer:closed', {
+      detail: { peerId: handler.remotePeer, endpoint: handler.to(), reason }
+    })
+  }
+
+  messageReceived (handler: PeerHandler, message: Message): void {
+    if (this.listenerCount('message') > 0) {
+      this.safeDispatchEvent('message', { detail: { peerId: handler.remotePeer, message } })
+    }
+  }
+
+  peersReceived (handler: PeerHandler, peers: PeerEndpoint[]): void {
+    this.log.trace('%p sent %d peers', handler.remotePeer, peers.length)
+  }
+
+  peerRejected (handler: PeerHandler, reason: string): void {
+    this.log.error('rejected %p: %s', handler.remotePeer, reason)
+    this.safeDispatchEvent('peer:rejected', { detail: { peerId: handler.remotePeer, reason } })
+  }
+
+  // private
+
+  private onInboundChat (stream: Stream, connection: Connection): void {
+    if (!this.started) {
+      stream.abort(new NotStartedError('fabricPeer is not started'))
+      return
+    }
+
+    this.runChat(stream, connection.remotePeer)
+  }
+
+  private async dial (peerId: PeerId, target: PeerId | Multiaddr[], options: AbortOptions): Promise<PeerEndpoint> {
+    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(this.dialTimeout), options.signal])
+    let handler: PeerHandler
+
+    try {
+      const connection = await this.components.connectionManager.openConnection(target, { signal })
+      const stream = await connection.newStream(c.CHAT_PROTOCOL, { signal })
+      handler = this.runChat(stream, connection.remotePeer)
+    } finally {
+      signal.clear()
+    }
+
+    // bounded by helloTimeout inside the handler
+    await handler.established
+
+    // a simultaneous dial may have kept the peer's stream instead of ours
+    const kept = this.handlers.get(peerId.toString())
+
+    if (kept == null) {
+      throw new NotEstablishedError(`Chat with ${peerId} closed as soon as it was established: ${handler.closeReason ?? 'unknown reason'}`)
+    }
+
+    return kept.to()
+  }
+
+  private runChat (stream: Stream, remotePeer: PeerId): PeerHandler {
+    const chat = new ChatStream(stream, remotePeer, {
+      maxMessageSize: this.maxMessageSize,
+      sendQueueSize: this.sendQueueSize,
+      receiveQueueSize: this.receiveQueueSize
+    })
+    const handler = new PeerHandler(this, chat, this.log)
+    const run = handler.run(this.shutdown.signal).finally(() => this.running.delete(handler))
+    this.running.set(handler, run)
+    return handler
+  }
+
+  /**
+   * Of two chats with the same peer, which one stays. Opposite directions (both
+   * dialed at once): the stream opened by the peer with the smaller PeerId, so
+   * both sides make the same choice. Same direction: the newer one, as the old
+   * one is a stale stream the peer has given up on.
+   */
+  private keepsNew (candidate: PeerHandler, existing: PeerHandler): boolean {
+    if (candidate.initiated === existing.initiated) {
+      return true
+    }
+
+    const localIsSmaller = uint8ArrayCompare(this.components.peerId.toMultihash().bytes, candidate.remotePeer.toMultihash().bytes) < 0
+    return candidate.initiated === localIsSmaller
+  }
+
+}
+
+function positive (name: string, value: number | undefined, fallback: number): number {
+  if (value == null) {
+    return fallback
+  }
+
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new InvalidParametersError(`fabricPeer ${name} must be a positive number, got ${value}`)
+  }
+
+  return value
+}
+
+function resolveTarget (target: ChatTarget): { peerId: PeerId, dialTarget: PeerId | Multiaddr[] } {
+  if (typeof target !== 'string' && !isMultiaddr(target) && !Array.isArray(target)) {
+    return { peerId: target, dialTarget: target }
+  }
+
+  let addrs: Multiaddr[]
+  let peerId: PeerId
+
+  try {
+    addrs = (Array.isArray(target) ? target : [target]).map(a => typeof a === 'string' ? multiaddr(a) : a)
+    const ids = new Set(addrs.map(a => a.getComponents().findLast(c => c.name === 'p2p')?.value))
+
+    if (ids.size !== 1 || ids.has(undefined)) {
+      throw new Error('the addresses must all end in the same /p2p/<PeerId>')
+    }
+
+    peerId = peerIdFromString([...ids][0] ?? '')
+  } catch (err: any) {
+    throw new InvalidParametersError(`Cannot chat with ${String(target)}: ${err.message}`)
+  }
+
+  return { peerId, dialTarget: addrs }
+}

@@ -1,0 +1,263 @@
+/**
+ * @packageDocumentation
+ *
+ * The peer networking layer of Hyperledger Fabric v0.6 (`core/peer`) as a
+ * js-libp2p service: one long-lived, bidirectional Chat stream per peer
+ * (`/fabric/chat/1.0.0`) carrying Fabric `Message`s, opened with a signed-off
+ * hello exchange, with validators and non-validators, periodic peer exchange
+ * (DISC_GET_PEERS / DISC_PEERS) and a pluggable engine for consensus and sync.
+ *
+ * @example
+ *
+ * ```ts
+ * import { noise } from '@chainsafe/libp2p-noise'
+ * import { yamux } from '@chainsafe/libp2p-yamux'
+ * import { tcp } from '@libp2p/tcp'
+ * import { createLibp2p } from 'libp2p'
+ * import { fabricPeer, createMessage, Message, PeerEndpoint } from 'libp2p-fabric-peer'
+ *
+ * const node = await createLibp2p({
+ *   addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+ *   transports: [tcp()],
+ *   connectionEncrypters: [noise()],
+ *   streamMuxers: [yamux()],
+ *   services: {
+ *     fabric: fabricPeer({ validator: true })
+ *   }
+ * })
+ *
+ * node.services.fabric.addEventListener('message', (evt) => {
+ *   console.info('%s from %p', evt.detail.message.type, evt.detail.peerId)
+ * })
+ *
+ * await node.services.fabric.chatWithPeer('/ip4/127.0.0.1/tcp/7051/p2p/12D3Koo...')
+ * node.services.fabric.broadcast(createMessage(Message.Type.CONSENSUS, payload), PeerEndpoint.Type.VALIDATOR)
+ * ```
+ */
+
+import { FabricPeer as FabricPeerClass } from './fabric-peer.js'
+import type { ChatStream } from './chat/chat-stream.js'
+import type { Ledger } from './ledger.js'
+import type { BlockchainInfo, Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
+import type { AbortOptions, ComponentLogger, Metrics, PeerId, PrivateKey, TypedEventTarget } from '@libp2p/interface'
+import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export interface FabricPeerInit {
+  /**
+   * Whether this peer is a validator (`peer.validator.enabled`). Sent in every
+   * hello as the endpoint's type.
+   *
+   * @default true
+   */
+  validator?: boolean
+
+  /**
+   * The multiaddr advertised in our `PeerEndpoint` (Fabric's `peer.address`),
+   * ending in `/p2p/<our PeerId>`.
+   *
+   * @default the node's first listen or announce address
+   */
+  address?: string
+
+  /**
+   * The consensus/sync engine. Its handler factory is asked for a handler for
+   * every established chat, and receives every message the peer layer does not
+   * handle itself (everything but DISC_HELLO, DISC_DISCONNECT, DISC_GET_PEERS, DISC_PEERS).
+   */
+  engine?: Engine
+
+  /**
+   * A handler factory, for an application without a full engine
+   * (Fabric's `NewPeerWithHandler`). Give `engine` or this, not both.
+   */
+  handlerFactory?: HandlerFactory
+
+  /**
+   * Supplies the `BlockchainInfo` sent in our hello.
+   *
+   * @default an empty in-memory ledger
+   */
+  ledger?: Ledger
+
+  /**
+   * How often each chat is asked for its peers with DISC_GET_PEERS, in ms
+   * (`peer.discovery.period`).
+   *
+   * @default 5000
+   */
+  discoveryPeriod?: number
+
+  /**
+   * Largest frame accepted or sent, in bytes. A bigger incoming frame aborts the stream.
+   *
+   * @default 4194304 (4 MiB, gRPC's default)
+   */
+  maxMessageSize?: number
+
+  /**
+   * Frames that may wait in one peer's send queue (`peer.consensus.buffersize`).
+   * Sending beyond it throws `SendQueueFullError` for that peer only.
+   *
+   * @default 1000
+   */
+  sendQueueSize?: number
+
+  /**
+   * Received frames buffered for a busy engine before the stream is paused.
+   *
+   * @default 1000
+   */
+  receiveQueueSize?: number
+
+  /**
+   * How long a new chat waits for the other side's hello, in ms.
+   *
+   * @default 10000
+   */
+  helloTimeout?: number
+
+  /**
+   * How long `chatWithPeer` may take to connect and open the stream, in ms.
+   *
+   * @default 10000
+   */
+  dialTimeout?: number
+
+  /**
+   * Chat streams a single connection may open to us.
+   *
+   * @default 4
+   */
+  maxInboundStreams?: number
+
+  /**
+   * Chat streams we may open on a single connection.
+   *
+   * @default 4
+   */
+  maxOutboundStreams?: number
+}
+
+export interface FabricPeerComponents {
+  peerId: PeerId
+  privateKey: PrivateKey
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  addressManager: AddressManager
+  logger: ComponentLogger
+  metrics?: Metrics
+}
+
+/** A peer to chat with: its PeerId (addresses from the peer store) or multiaddrs ending in `/p2p/<PeerId>` */
+export type ChatTarget = PeerId | Multiaddr | Multiaddr[] | string
+
+export interface ChatEstablishedEvent {
+  peerId: PeerId
+  endpoint: PeerEndpoint
+  /** True when we opened the chat */
+  initiated: boolean
+  /** The peer's chain summary from its hello */
+  blockchainInfo?: BlockchainInfo
+}
+
+export interface ChatClosedEvent {
+  peerId: PeerId
+  endpoint: PeerEndpoint
+  /** Why: our reason, the peer's DISC_DISCONNECT reason, or the stream error */
+  reason: string
+}
+
+export interface PeerRejectedEvent {
+  peerId: PeerId
+  /** The protocol violation */
+  reason: string
+}
+
+export interface ChatMessageEvent {
+  peerId: PeerId
+  message: Message
+}
+
+export interface FabricPeerEvents {
+  /** A chat with a new peer completed its hello exchange */
+  'peer:established': CustomEvent<ChatEstablishedEvent>
+  /** The established chat with a peer ended */
+  'peer:closed': CustomEvent<ChatClosedEvent>
+  /** A peer broke the protocol and its chat was closed */
+  'peer:rejected': CustomEvent<PeerRejectedEvent>
+  /** A message arrived on an established chat (after the peer layer and engine handled it) */
+  'message': CustomEvent<ChatMessageEvent>
+}
+
+export interface BroadcastResult {
+  /** Peers the message was queued for */
+  sent: PeerId[]
+  /** Peers it could not be queued for (closed chat, full queue) */
+  failed: Array<{ peerId: PeerId, error: Error }>
+}
+
+/**
+ * What an engine's handlers can ask of the peer layer (Fabric's
+ * `MessageHandlerCoordinator`).
+ */
+export interface MessageHandlerCoordinator {
+  getPeerEndpoint(): PeerEndpoint
+  getPeers(): PeersMessage
+  /** Send to every established peer of `type` (UNDEFINED: all) */
+  broadcast(msg: Message, type?: PeerEndpoint.Type): BroadcastResult
+  /** Send to one established peer; throws `NotEstablishedError` if there is no chat with it */
+  unicast(msg: Message, peer: PeerId): void
+}
+
+/** The service: `node.services.fabric` */
+export interface FabricPeer extends MessageHandlerCoordinator, TypedEventTarget<FabricPeerEvents> {
+  /** True for a validator */
+  readonly validator: boolean
+  /** Open a chat (dial if needed) and resolve with the peer's endpoint once the hello exchange completes */
+  chatWithPeer(target: ChatTarget, options?: AbortOptions): Promise<PeerEndpoint>
+  /** Whether there is an established chat with this peer */
+  isEstablished(peer: PeerId): boolean
+}
+
+/**
+ * A handler for the messages of one chat that the peer layer does not handle
+ * itself (Fabric's `MessageHandler`).
+ */
+export interface MessageHandler {
+  handleMessage(msg: Message): void | Promise<void>
+  sendMessage(msg: Message): void
+  /** The remote peer's endpoint */
+  to(): PeerEndpoint
+  /** The chat has ended */
+  stop(): void | Promise<void>
+}
+
+/**
+ * Makes the handler for a newly established chat (Fabric's `HandlerFactory`).
+ * `chat.remoteEndpoint` is already set; `initiated` is true when we opened it.
+ */
+export type HandlerFactory = (coordinator: MessageHandlerCoordinator, chat: ChatStream, initiated: boolean) => MessageHandler
+
+/** A consensus/sync engine (Fabric's `Engine`) */
+export interface Engine {
+  /** Handle a transaction submitted to this validator, as a CHAIN_TRANSACTION message */
+  processTransactionMessage(msg: Message, tx: Transaction): Response | Promise<Response>
+  getHandlerFactory(): HandlerFactory
+}
+
+/**
+ * The Fabric peer service. Put it in the `services` of a libp2p node.
+ */
+export function fabricPeer (init: FabricPeerInit = {}): (components: FabricPeerComponents) => FabricPeer {
+  return (components) => new FabricPeerClass(components, init)
+}
+
+export { ChatStream } from './chat/chat-stream.js'
+export type { ChatStreamInit } from './chat/chat-stream.js'
+export { MemoryLedger } from './ledger.js'
+export type { Ledger } from './ledger.js'
+export { createMessage, timestampNow } from './message.js'
+export { ChatClosedError, NotEstablishedError, PeerRejectedError, SendQueueFullError } from './errors.js'
+export { BlockchainInfo, HelloMessage, Message, PeerEndpoint, PeerID, PeersAddresses, PeersMessage, Response, Timestamp, Transaction } from './pb/fabric.js'
+export * from './constants.js'

@@ -1,0 +1,26 @@
+import { Message } from './pb/fabric.js'
+import type { Timestamp } from './pb/fabric.js'
+
+/** The current time as a protobuf Timestamp */
+export function timestampNow (): Timestamp {
+  const ms = Date.now()
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 }
+}
+
+/** A `Message` of the given type, stamped with the current time */
+export function createMessage (type: Message.Type, payload: Uint8Array = new Uint8Array(0)): Message {
+  return {
+    type,
+    timestamp: timestampNow(),
+    payload: payload as Uint8Array<ArrayBuffer>,
+    signature: new Uint8Array(0)
+  }
+}
+
+/** Messages the peer layer handles itself; every other type goes to the engine */
+export function isDiscoveryMessage (type: Message.Type): boolean {
+  return type === Message.Type.DISC_HELLO ||
+    type === Message.Type.DISC_DISCONNECT ||
+    type === Message.Type.DISC_GET_PEERS ||
+    type === Message.Type.DISC_PEERS
+}
