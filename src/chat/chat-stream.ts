@@ -1,15 +1,14 @@
 import { InvalidMessageError } from '@libp2p/interface'
-import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { pushable } from 'it-pushable'
 import { raceSignal } from 'race-signal'
-import * as varint from 'uint8-varint'
-import { Uint8ArrayList } from 'uint8arraylist'
 import { MAX_BATCH_BYTES, MAX_MESSAGE_SIZE, RECEIVE_QUEUE_SIZE, SEND_QUEUE_SIZE } from '../constants.js'
 import { ChatClosedError, SendQueueFullError } from '../errors.js'
 import { Message } from '../pb/fabric.js'
+import { encodeFrames, FrameDecoder, framedLength } from './frames.js'
 import type { PeerEndpoint } from '../pb/fabric.js'
 import type { AbortOptions, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Pushable } from 'it-pushable'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 export interface ChatStreamInit {
   /** Largest frame accepted or sent, in bytes */
@@ -45,7 +44,7 @@ export class ChatStream implements AsyncIterable<Message> {
   private readonly maxMessageSize: number
   private readonly sendQueueSize: number
   private readonly receiveQueueSize: number
-  private readonly decoder: LengthPrefixedDecoder
+  private readonly decoder: FrameDecoder
   private readonly inbox: Pushable<Message>
   private readonly queue: Uint8Array[] = []
   private queueHead = 0
@@ -62,15 +61,7 @@ export class ChatStream implements AsyncIterable<Message> {
     this.maxMessageSize = init.maxMessageSize ?? MAX_MESSAGE_SIZE
     this.sendQueueSize = init.sendQueueSize ?? SEND_QUEUE_SIZE
     this.receiveQueueSize = init.receiveQueueSize ?? RECEIVE_QUEUE_SIZE
-    this.decoder = new LengthPrefixedDecoder({
-      // checked as soon as a length prefix is readable, so a partial frame
-      // never grows past maxMessageSize
-      maxDataLength: this.maxMessageSize,
-      // the decoder checks its buffer *plus the whole incoming chunk*, and one
-      // chunk may hold many frames; a chunk is already in memory and bounded by
-      // the muxer's receive window, so the frame limit above is the real guard
-      maxBufferSize: Number.MAX_SAFE_INTEGER
-    })
+    this.decoder = new FrameDecoder(this.maxMessageSize)
     this.inbox = pushable<Message>({ objectMode: true })
     this.flush = this.flush.bind(this)
 
@@ -164,7 +155,7 @@ export class ChatStream implements AsyncIterable<Message> {
 
   private onData (data: Uint8Array | Uint8ArrayList): void {
     try {
-      for (const frame of this.decoder.decode(data)) {
+      for (const frame of this.decoder.push(data)) {
         this.inbox.push(Message.decode(frame))
       }
     } catch (err: any) {
@@ -218,14 +209,14 @@ export class ChatStream implements AsyncIterable<Message> {
 
   /** Frames from the head of the queue, length-prefixed, up to MAX_BATCH_BYTES (at least one) */
   private takeBatch (): Uint8Array | Uint8ArrayList {
-    let end = this.queueHead
+    const start = this.queueHead
+    let end = start
     let bytes = 0
 
     while (end < this.queue.length) {
-      const len = this.queue[end].byteLength
-      const framed = varint.encodingLength(len) + len
+      const framed = framedLength(this.queue[end])
 
-      if (end > this.queueHead && bytes + framed > MAX_BATCH_BYTES) {
+      if (end > start && bytes + framed > MAX_BATCH_BYTES) {
         break
       }
 
@@ -233,28 +224,10 @@ export class ChatStream implements AsyncIterable<Message> {
       end++
     }
 
-    const start = this.queueHead
+    const batch = encodeFrames(this.queue, start, end, bytes)
     this.queueHead = end
     this.compactQueue()
-
-    if (end - start === 1 && bytes > MAX_BATCH_BYTES / 4) {
-      // one large frame: hand over prefix and body without copying the body
-      const body = this.queue[start]
-      return new Uint8ArrayList(varint.encode(body.byteLength), body)
-    }
-
-    const out = new Uint8Array(bytes)
-    let offset = 0
-
-    for (let i = start; i < end; i++) {
-      const body = this.queue[i]
-      varint.encodeUint8Array(body.byteLength, out, offset)
-      offset += varint.encodingLength(body.byteLength)
-      out.set(body, offset)
-      offset += body.byteLength
-    }
-
-    return out
+    return batch
   }
 
   /** Drop sent frames from the front once they are most of the array (amortised O(1) dequeue) */

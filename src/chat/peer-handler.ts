@@ -219,11 +219,11 @@ export class PeerHandler implements MessageHandler {
     try {
       first = await raceSignal(messages.next(), helloSignal)
     } catch (err) {
-      if (signal.aborted) {
-        throw err
+      if (helloSignal.aborted && !signal.aborted) {
+        throw new PeerRejectedError(`no DISC_HELLO within ${this.coordinator.helloTimeout}ms`)
       }
 
-      throw new PeerRejectedError(`no DISC_HELLO within ${this.coordinator.helloTimeout}ms`)
+      throw err
     } finally {
       helloSignal.clear()
     }

@@ -1,0 +1,112 @@
+import { InvalidMessageError } from '@libp2p/interface'
+import * as varint from 'uint8-varint'
+import { Uint8ArrayList } from 'uint8arraylist'
+
+/**
+ * Longest length prefix we read: 5 varint bytes hold 2^35, more than any
+ * sensible maxMessageSize. A longer run of continuation bytes is garbage.
+ */
+const MAX_PREFIX_BYTES = 5
+
+/** A lone body larger than this is written as prefix + body, uncopied; smaller ones are packed into one buffer */
+const COPY_LIMIT = 64 * 1024
+
+/**
+ * Splits a byte stream into length-prefixed frames (unsigned varint length,
+ * then the body).
+ *
+ * `@libp2p/utils`' LengthPrefixedDecoder is not used here because it cannot
+ * tell an incomplete prefix from one that never ends (both are a RangeError
+ * from the varint reader, taken as "wait for more"), and its buffer limit
+ * counts the whole incoming chunk, which may legitimately hold many frames.
+ * This decoder rejects a frame as soon as its prefix shows it is too long or
+ * malformed, so it holds at most one partial frame plus one incoming chunk.
+ */
+export class FrameDecoder {
+  private readonly buffer = new Uint8ArrayList()
+  private readonly maxFrameLength: number
+
+  constructor (maxFrameLength: number) {
+    this.maxFrameLength = maxFrameLength
+  }
+
+  /**
+   * Append `chunk` and return every complete frame body now available.
+   *
+   * @throws {InvalidMessageError} on a frame longer than maxFrameLength or a malformed prefix
+   */
+  push (chunk: Uint8Array | Uint8ArrayList): Uint8Array[] {
+    this.buffer.append(chunk)
+    const frames: Uint8Array[] = []
+
+    while (this.buffer.byteLength > 0) {
+      const head = this.readPrefix()
+
+      if (head == null || this.buffer.byteLength < head.prefix + head.length) {
+        break
+      }
+
+      frames.push(this.buffer.subarray(head.prefix, head.prefix + head.length))
+      this.buffer.consume(head.prefix + head.length)
+    }
+
+    return frames
+  }
+
+  /** Bytes held for an incomplete frame */
+  get buffered (): number {
+    return this.buffer.byteLength
+  }
+
+  private readPrefix (): { length: number, prefix: number } | undefined {
+    let length = 0
+
+    for (let i = 0; i < MAX_PREFIX_BYTES; i++) {
+      if (i === this.buffer.byteLength) {
+        return undefined
+      }
+
+      const byte = this.buffer.get(i)
+      length += (byte & 0x7f) * 2 ** (7 * i)
+
+      if (length > this.maxFrameLength) {
+        throw new InvalidMessageError(`Frame of ${byte < 0x80 ? '' : 'at least '}${length} bytes exceeds the limit of ${this.maxFrameLength}`)
+      }
+
+      if (byte < 0x80) {
+        return { length, prefix: i + 1 }
+      }
+    }
+
+    throw new InvalidMessageError(`Frame length prefix is longer than ${MAX_PREFIX_BYTES} bytes`)
+  }
+}
+
+/**
+ * Length-prefix `bodies[start..end)` into one buffer of `bytes` bytes (the sum
+ * of prefixes and bodies), so many frames go out in one write. A single large
+ * body is not copied: the prefix and the body are returned as a list.
+ */
+export function encodeFrames (bodies: Uint8Array[], start: number, end: number, bytes: number): Uint8Array | Uint8ArrayList {
+  if (end - start === 1 && bytes > COPY_LIMIT) {
+    return new Uint8ArrayList(varint.encode(bodies[start].byteLength), bodies[start])
+  }
+
+  const out = new Uint8Array(bytes)
+  let offset = 0
+
+  for (let i = start; i < end; i++) {
+    const body = bodies[i]
+    varint.encodeUint8Array(body.byteLength, out, offset)
+    offset += varint.encodingLength(body.byteLength)
+    out.set(body, offset)
+    offset += body.byteLength
+  }
+
+  return out
+}
+
+/** Bytes a body takes on the wire with its prefix */
+export function framedLength (body: Uint8Array): number {
+  return varint.encodingLength(body.byteLength) + body.byteLength
+}
