@@ -1,5 +1,6 @@
 import { InvalidMessageError } from '@libp2p/interface'
 import { pushable } from 'it-pushable'
+import { pEvent } from 'p-event'
 import { raceSignal } from 'race-signal'
 import { MAX_BATCH_BYTES, MAX_MESSAGE_SIZE, RECEIVE_QUEUE_SIZE, SEND_QUEUE_SIZE } from '../constants.js'
 import { ChatClosedError, SendQueueFullError } from '../errors.js'
@@ -192,9 +193,15 @@ export class ChatStream implements AsyncIterable<Message> {
     this.idle = undefined
   }
 
+  /**
+   * Wait for the stream's 'drain' event, not `stream.onDrain()`: in
+   * @libp2p/utils 7.4 `onDrain()` keeps its first, resolved promise, so every
+   * later call resolves at once even while the stream still needs to drain,
+   * and writing on would grow the stream's write buffer without bound.
+   */
   private waitForDrain (): void {
     this.waitingForDrain = true
-    this.stream.onDrain().then(() => {
+    pEvent(this.stream, 'drain', { rejectionEvents: ['close'] }).then(() => {
       this.waitingForDrain = false
       this.flush()
     }, (err) => {
