@@ -180,6 +180,7 @@ export class PeerHandler implements MessageHandler {
    * stream is aborted. Safe to call more than once.
    */
   async close (reason?: string): Promise<void> {
+    this.closeReason ??= reason
     this.closing ??= this.closeStream(reason)
     await this.closing
   }
