@@ -16,11 +16,3 @@ export function createMessage (type: Message.Type, payload: Uint8Array = new Uin
     signature: new Uint8Array(0)
   }
 }
-
-/** Messages the peer layer handles itself; every other type goes to the engine */
-export function isDiscoveryMessage (type: Message.Type): boolean {
-  return type === Message.Type.DISC_HELLO ||
-    type === Message.Type.DISC_DISCONNECT ||
-    type === Message.Type.DISC_GET_PEERS ||
-    type === Message.Type.DISC_PEERS
-}
