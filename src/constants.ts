@@ -51,3 +51,62 @@ export const CLOSE_TIMEOUT = 2_000
  */
 export const MAX_INBOUND_CHAT_STREAMS = 4
 export const MAX_OUTBOUND_CHAT_STREAMS = 4
+
+/** `peer.discovery.persist`: keep the discovery list in the datastore across restarts. */
+export const PERSIST = true
+
+/** The datastore key holding the persisted discovery list (a `PeersAddresses`), Fabric's "discovery" key. */
+export const DISCOVERY_LIST_KEY = '/fabric/discovery'
+
+/**
+ * How long after a change the discovery list is written: changes within this
+ * window share one write (v0.6 rewrote it on every connection); a steady stream
+ * of changes still writes once per window.
+ */
+export const PERSIST_DELAY = 1_000
+
+/** `peer.discovery.touchPeriod`: how often the touch loop looks for missing peers. 0 disables it. */
+export const TOUCH_PERIOD = 6_000
+
+/** `peer.discovery.touchMaxNodes`: most new dials a touch tick starts. -1 is unlimited. */
+export const TOUCH_MAX_NODES = 100
+
+/**
+ * Dials in flight at once. Measured on 2 cores: 64 nodes dialing all at once
+ * time out their Noise handshakes; a handful at a time converges.
+ */
+export const TOUCH_CONCURRENCY = 8
+
+/** A non-validator keeps chats with at least this many validators. */
+export const MIN_VALIDATORS = 2
+
+/** Most nodes the discovery list holds, whatever peers tell us. */
+export const MAX_DISCOVERY_ENTRIES = 10_000
+
+/**
+ * Most endpoints accepted in one DISC_PEERS (more is a protocol violation), and
+ * most we send: larger than any honest chat count under the role policy.
+ */
+export const MAX_PEERS_PER_MESSAGE = 2_000
+
+/** Addresses kept per node; gossip beyond this evicts the oldest unconfirmed one. */
+export const MAX_ADDRESSES_PER_NODE = 8
+
+/** First wait before redialing a node that failed; doubles per failure, with jitter. */
+export const DIAL_BACKOFF_INITIAL = 5_000
+
+/** Longest wait between dials to a failing node. */
+export const DIAL_BACKOFF_MAX = 5 * 60_000
+
+/**
+ * A node not established, not heard of from any peer and not a root node for
+ * this long is dropped from the list (v0.6 retried dead addresses forever).
+ */
+export const EXPIRE_AFTER = 60 * 60_000
+
+/** Peer store tag on discovery nodes; its value makes the connection pruner keep them. */
+export const DISCOVERY_TAG = 'fabric-peer'
+export const DISCOVERY_TAG_VALUE = 100
+
+/** Peer store metadata key remembering a node's role across restarts. */
+export const PEER_TYPE_METADATA = 'fabric-peer-type'

@@ -1,4 +1,4 @@
-import { InvalidParametersError, NotStartedError, serviceCapabilities, setMaxListeners } from '@libp2p/interface'
+import { InvalidParametersError, NotStartedError, peerDiscoverySymbol, serviceCapabilities, setMaxListeners } from '@libp2p/interface'
 import { repeatingTask, trackedMap } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
@@ -9,12 +9,15 @@ import { compare as uint8ArrayCompare } from 'uint8arrays/compare'
 import { ChatStream } from './chat/chat-stream.js'
 import { PeerHandler } from './chat/peer-handler.js'
 import * as c from './constants.js'
+import { Discovery, rememberedType, sample } from './discovery/discovery.js'
+import { DiscoveryListStore } from './discovery/persistence.js'
 import { selfEndpoint } from './endpoint.js'
 import { NotEstablishedError } from './errors.js'
 import { MemoryLedger } from './ledger.js'
 import { createMessage } from './message.js'
 import { Message, PeerEndpoint } from './pb/fabric.js'
-import type { ChatCoordinator } from './chat/peer-handler.js'
+import { TouchLoop } from './touch/touch-loop.js'
+import type { ChatCoordinator, Registration } from './chat/peer-handler.js'
 import type { BroadcastResult, ChatTarget, FabricPeerComponents, FabricPeerEvents, FabricPeerInit, FabricPeer as FabricPeerInterface, HandlerFactory, MessageHandler } from './index.js'
 import type { Ledger } from './ledger.js'
 import type { HelloMessage, PeersMessage } from './pb/fabric.js'
@@ -30,6 +33,9 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   readonly validator: boolean
   readonly ledger: Ledger
   readonly helloTimeout: number
+  readonly maxPeersPerMessage: number
+  /** The discovery list: root nodes, the persisted list and what peers told us */
+  readonly discovery: Discovery
 
   private readonly components: FabricPeerComponents
   private readonly log: Logger
@@ -49,6 +55,9 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   /** Dials in progress, so concurrent `chatWithPeer` calls share one */
   private readonly dials = new Map<string, Promise<PeerEndpoint>>()
   private readonly askForPeers: RepeatingTask
+  private readonly touch: TouchLoop
+  private readonly rootNodes: Multiaddr[]
+  private readonly listStore?: DiscoveryListStore
   private shutdown: AbortController
   private started = false
 
@@ -74,6 +83,49 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.maxInboundStreams = positive('maxInboundStreams', init.maxInboundStreams, c.MAX_INBOUND_CHAT_STREAMS)
     this.maxOutboundStreams = positive('maxOutboundStreams', init.maxOutboundStreams, c.MAX_OUTBOUND_CHAT_STREAMS)
 
+    this.maxPeersPerMessage = positive('maxPeersPerMessage', init.maxPeersPerMessage, c.MAX_PEERS_PER_MESSAGE)
+    this.rootNodes = parseRootNodes(init.rootNodes)
+    const persist = init.persist ?? c.PERSIST
+
+    if (persist) {
+      this.listStore = new DiscoveryListStore(components.datastore, {
+        key: c.DISCOVERY_LIST_KEY,
+        maxAddresses: positive('maxDiscoveryEntries', init.maxDiscoveryEntries, c.MAX_DISCOVERY_ENTRIES) * c.MAX_ADDRESSES_PER_NODE,
+        delay: nonNegative('persistDelay', init.persistDelay, c.PERSIST_DELAY),
+        log: components.logger.forComponent('libp2p:fabric:discovery:store')
+      })
+    }
+
+    const discoveryLog = components.logger.forComponent('libp2p:fabric:discovery')
+    this.discovery = new Discovery(components, {
+      maxEntries: positive('maxDiscoveryEntries', init.maxDiscoveryEntries, c.MAX_DISCOVERY_ENTRIES),
+      log: discoveryLog,
+      onChange: () => { this.listStore?.schedule(() => this.discovery.addresses()) }
+    })
+
+    const touchMaxNodes = init.touchMaxNodes ?? c.TOUCH_MAX_NODES
+    if (!Number.isInteger(touchMaxNodes) || touchMaxNodes < -1) {
+      throw new InvalidParametersError(`fabricPeer touchMaxNodes must be -1 (unlimited) or a whole number >= 0, got ${touchMaxNodes}`)
+    }
+
+    this.touch = new TouchLoop({
+      discovery: this.discovery,
+      established: () => [...this.handlers.values()].map(h => ({ peerId: h.remotePeer, type: h.to().type })),
+      isEstablished: (peerId) => this.handlers.has(peerId.toString()),
+      dial: async (node, options) => this.chatWithPeer(node.addresses, options)
+    }, {
+      touchPeriod: nonNegative('touchPeriod', init.touchPeriod, c.TOUCH_PERIOD),
+      touchMaxNodes,
+      concurrency: positive('touchConcurrency', init.touchConcurrency, c.TOUCH_CONCURRENCY),
+      validator: this.validator,
+      minValidators: positive('minValidators', init.minValidators, c.MIN_VALIDATORS),
+      backoffInitial: positive('dialBackoffInitial', init.dialBackoffInitial, c.DIAL_BACKOFF_INITIAL),
+      backoffMax: positive('dialBackoffMax', init.dialBackoffMax, c.DIAL_BACKOFF_MAX),
+      expireAfter: positive('expireAfter', init.expireAfter, c.EXPIRE_AFTER),
+      log: components.logger.forComponent('libp2p:fabric:touch'),
+      onTick: (tick) => { this.safeDispatchEvent('touch', { detail: tick }) }
+    })
+
     if (init.address != null) {
       try {
         multiaddr(init.address)
@@ -92,6 +144,11 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
 
   readonly [serviceCapabilities]: string[] = ['@hyperledger/fabric-peer']
 
+  /** libp2p registers a service with this as a peer discovery: it emits `peer` for every node in the list */
+  get [peerDiscoverySymbol] (): Discovery {
+    return this.discovery
+  }
+
   async start (): Promise<void> {
     this.shutdown = new AbortController()
     setMaxListeners(Infinity, this.shutdown.signal)
@@ -101,8 +158,10 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
       maxOutboundStreams: this.maxOutboundStreams
     })
 
-    this.askForPeers.start()
+    await this.initDiscovery()
     this.started = true
+    this.askForPeers.start()
+    this.touch.start()
   }
 
   /**
@@ -113,8 +172,11 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   async beforeStop (): Promise<void> {
     this.started = false
     this.askForPeers.stop()
+    this.touch.stop()
     await this.components.registrar.unhandle(c.CHAT_PROTOCOL)
     await Promise.all([...this.running.keys()].map(async handler => { await handler.close('peer is stopping') }))
+    await this.storeDiscoveryList()
+    await this.discovery.flush()
   }
 
   async stop (): Promise<void> {
@@ -139,6 +201,17 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
 
   getPeers (): PeersMessage {
     return { peers: [...this.handlers.values()].map(handler => handler.to()) }
+  }
+
+  /** Write the discovery list to the datastore now (it is also written after every change, and at stop) */
+  async storeDiscoveryList (): Promise<void> {
+    this.listStore?.schedule(() => this.discovery.addresses())
+    await this.listStore?.flush()
+  }
+
+  /** The addresses in the persisted discovery list ([] with `persist: false`) */
+  async loadDiscoveryList (): Promise<string[]> {
+    return await this.listStore?.load() ?? []
   }
 
   isEstablished (peer: PeerId): boolean {
@@ -217,33 +290,41 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     return this.handlerFactory?.(this, chat, chat.initiated)
   }
 
-  register (handler: PeerHandler): boolean {
+  register (handler: PeerHandler): Registration {
+    const endpoint = handler.to()
+    // the peer's own word on its address and role: remember both
+    this.discovery.addEndpoint(endpoint, true)
+
+    if (!this.validator && endpoint.type === PeerEndpoint.Type.NON_VALIDATOR) {
+      return { kept: false, reason: 'non-validators do not chat with each other' }
+    }
+
     const key = handler.remotePeer.toString()
     const existing = this.handlers.get(key)
 
     if (existing === handler) {
-      return true
+      return { kept: true }
     }
 
     if (existing != null) {
       if (!this.keepsNew(handler, existing)) {
         this.log('keeping the existing chat with %p, closing the duplicate', handler.remotePeer)
-        return false
+        return { kept: false, reason: 'duplicate chat' }
       }
 
       // swap quietly: the peer stays established throughout
       this.log('replacing the chat with %p by a %s one', handler.remotePeer, handler.initiated ? 'outbound' : 'inbound')
       this.handlers.set(key, handler)
       void existing.close('duplicate chat')
-      return true
+      return { kept: true }
     }
 
     this.handlers.set(key, handler)
     this.log('established chat with %p (%s)', handler.remotePeer, handler.initiated ? 'outbound' : 'inbound')
     this.safeDispatchEvent('peer:established', {
-      detail: { peerId: handler.remotePeer, endpoint: handler.to(), initiated: handler.initiated, blockchainInfo: handler.blockchainInfo }
+      detail: { peerId: handler.remotePeer, endpoint, initiated: handler.initiated, blockchainInfo: handler.blockchainInfo }
     })
-    return true
+    return { kept: true }
   }
 
   deregister (handler: PeerHandler): void {
@@ -268,7 +349,21 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   }
 
   peersReceived (handler: PeerHandler, peers: PeerEndpoint[]): void {
-    this.log.trace('%p sent %d peers', handler.remotePeer, peers.length)
+    // learned nodes wait for the touch loop: no dial storm from one message
+    let added = 0
+
+    for (const endpoint of peers) {
+      if (this.discovery.addEndpoint(endpoint)) {
+        added++
+      }
+    }
+
+    this.log.trace('%p sent %d peers, %d in discovery', handler.remotePeer, peers.length, added)
+  }
+
+  peersToShare (): PeersMessage {
+    const peers = [...this.handlers.values()].map(handler => handler.to())
+    return { peers: peers.length > this.maxPeersPerMessage ? sample(peers, this.maxPeersPerMessage) : peers }
   }
 
   peerRejected (handler: PeerHandler, reason: string): void {
@@ -277,6 +372,30 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   }
 
   // private
+
+  /**
+   * Fabric's initDiscovery: the persisted list (with the roles the peer store
+   * remembers), then the root nodes. The touch loop's first tick chats with them.
+   */
+  private async initDiscovery (): Promise<void> {
+    for (const address of await this.loadDiscoveryList()) {
+      try {
+        const addr = multiaddr(address)
+        const id = addr.getComponents().findLast(c => c.name === 'p2p')?.value
+        const type = id == null ? PeerEndpoint.Type.UNDEFINED : await rememberedType(this.components.peerStore, peerIdFromString(id))
+        this.discovery.addNode(addr, type)
+      } catch (err: any) {
+        this.log('skipping persisted address %s - %s', address, err.message)
+      }
+    }
+
+    for (const addr of this.rootNodes) {
+      this.discovery.addNode(addr, PeerEndpoint.Type.UNDEFINED, true)
+    }
+
+    this.log('discovery starts with %d nodes (%d root nodes)', this.discovery.size, this.rootNodes.length)
+    this.discovery.announceAll()
+  }
 
   private onInboundChat (stream: Stream, connection: Connection): void {
     if (!this.started) {
@@ -351,6 +470,31 @@ function positive (name: string, value: number | undefined, fallback: number): n
   }
 
   return value
+}
+
+function nonNegative (name: string, value: number | undefined, fallback: number): number {
+  if (value == null) {
+    return fallback
+  }
+
+  if (!Number.isFinite(value) || value < 0) {
+    throw new InvalidParametersError(`fabricPeer ${name} must be 0 or more, got ${value}`)
+  }
+
+  return value
+}
+
+/** Root nodes as an array or Fabric's comma-separated string; each must end in /p2p/<PeerId> */
+function parseRootNodes (rootNodes: string | string[] | undefined): Multiaddr[] {
+  const list = typeof rootNodes === 'string' ? rootNodes.split(',') : rootNodes ?? []
+
+  return list.map(s => s.trim()).filter(s => s !== '').map(s => {
+    try {
+      return resolveTarget(s).dialTarget as Multiaddr[]
+    } catch (err: any) {
+      throw new InvalidParametersError(`fabricPeer rootNodes: ${err.message}`)
+    }
+  }).flat()
 }
 
 function resolveTarget (target: ChatTarget): { peerId: PeerId, dialTarget: PeerId | Multiaddr[] } {

@@ -37,9 +37,12 @@
 
 import { FabricPeer as FabricPeerClass } from './fabric-peer.js'
 import type { ChatStream } from './chat/chat-stream.js'
+import type { Discovery } from './discovery/discovery.js'
+import type { TouchTick } from './touch/touch-loop.js'
 import type { Ledger } from './ledger.js'
 import type { BlockchainInfo, Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
-import type { AbortOptions, ComponentLogger, Metrics, PeerId, PrivateKey, TypedEventTarget } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Metrics, PeerId, PeerStore, PrivateKey, TypedEventTarget } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -87,6 +90,95 @@ export interface FabricPeerInit {
    * @default 5000
    */
   discoveryPeriod?: number
+
+  /**
+   * Root nodes (`peer.discovery.rootnode`): multiaddrs ending in `/p2p/<PeerId>`,
+   * as an array or Fabric's comma-separated string. They seed discovery, are
+   * chatted with at start and never expire. Our own address is skipped.
+   *
+   * @default []
+   */
+  rootNodes?: string[] | string
+
+  /**
+   * Keep the discovery list in the node's datastore (`peer.discovery.persist`),
+   * under one key, written shortly after every change and at stop.
+   *
+   * @default true
+   */
+  persist?: boolean
+
+  /**
+   * How long after a change the list is written, in ms; changes in between share the write.
+   *
+   * @default 1000
+   */
+  persistDelay?: number
+
+  /**
+   * How often the touch loop dials missing nodes, in ms (`peer.discovery.touchPeriod`).
+   * 0 disables it: the known nodes are chatted with once at start, never redialed.
+   *
+   * @default 6000
+   */
+  touchPeriod?: number
+
+  /**
+   * Most dials one touch tick starts (`peer.discovery.touchMaxNodes`); -1 is unlimited.
+   *
+   * @default 100
+   */
+  touchMaxNodes?: number
+
+  /**
+   * Touch-loop dials in flight at once.
+   *
+   * @default 8
+   */
+  touchConcurrency?: number
+
+  /**
+   * A non-validator keeps chats with at least this many validators (and never with other non-validators).
+   *
+   * @default 2
+   */
+  minValidators?: number
+
+  /**
+   * Most nodes the discovery list holds, whatever peers send.
+   *
+   * @default 10000
+   */
+  maxDiscoveryEntries?: number
+
+  /**
+   * Most endpoints accepted in one DISC_PEERS (more rejects the peer), and most sent.
+   *
+   * @default 2000
+   */
+  maxPeersPerMessage?: number
+
+  /**
+   * First wait before redialing a node that failed, in ms; it doubles per failure (with jitter).
+   *
+   * @default 5000
+   */
+  dialBackoffInitial?: number
+
+  /**
+   * Longest wait between dials to a failing node, in ms.
+   *
+   * @default 300000
+   */
+  dialBackoffMax?: number
+
+  /**
+   * A node that is not a root node and that we have neither chatted with nor
+   * heard of from a peer for this long is dropped from discovery, in ms.
+   *
+   * @default 3600000
+   */
+  expireAfter?: number
 
   /**
    * Largest frame accepted or sent, in bytes. A bigger incoming frame aborts the stream.
@@ -142,6 +234,8 @@ export interface FabricPeerInit {
 export interface FabricPeerComponents {
   peerId: PeerId
   privateKey: PrivateKey
+  peerStore: PeerStore
+  datastore: Datastore
   registrar: Registrar
   connectionManager: ConnectionManager
   addressManager: AddressManager
@@ -188,6 +282,8 @@ export interface FabricPeerEvents {
   'peer:rejected': CustomEvent<PeerRejectedEvent>
   /** A message arrived on an established chat (after the peer layer and engine handled it) */
   'message': CustomEvent<ChatMessageEvent>
+  /** The touch loop ran: what was missing, what it dialed, what expired */
+  'touch': CustomEvent<TouchTick>
 }
 
 export interface BroadcastResult {
@@ -218,6 +314,12 @@ export interface FabricPeer extends MessageHandlerCoordinator, TypedEventTarget<
   chatWithPeer(target: ChatTarget, options?: AbortOptions): Promise<PeerEndpoint>
   /** Whether there is an established chat with this peer */
   isEstablished(peer: PeerId): boolean
+  /** The discovery list */
+  readonly discovery: Discovery
+  /** Write the discovery list to the datastore now */
+  storeDiscoveryList(): Promise<void>
+  /** The addresses in the persisted discovery list */
+  loadDiscoveryList(): Promise<string[]>
 }
 
 /**
@@ -255,6 +357,9 @@ export function fabricPeer (init: FabricPeerInit = {}): (components: FabricPeerC
 
 export { ChatStream } from './chat/chat-stream.js'
 export type { ChatStreamInit } from './chat/chat-stream.js'
+export { Discovery } from './discovery/discovery.js'
+export type { DiscoveryNode, NodeRef } from './discovery/discovery.js'
+export type { TouchTick } from './touch/touch-loop.js'
 export { MemoryLedger } from './ledger.js'
 export type { Ledger } from './ledger.js'
 export { createMessage, timestampNow } from './message.js'

@@ -3,18 +3,14 @@ import { after, before, describe, it } from 'node:test'
 import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import * as varint from 'uint8-varint'
-import { FrameDecoder, encodeFrames, framedLength } from '../src/chat/frames.js'
+import { FrameDecoder } from '../src/chat/frames.js'
 import { CHAT_PROTOCOL, createMessage, HelloMessage, Message, PeerEndpoint, PeerRejectedError } from '../src/index.js'
+import { frame } from './helpers/fake-peer.js'
 import { createNode, createRawNode, nextEvent, stopAll } from './helpers/nodes.js'
 import type { FabricNode } from './helpers/nodes.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 
 const HELLO_TIMEOUT = 500
-
-function frame (msg: Message | Uint8Array): Uint8Array {
-  const body = msg instanceof Uint8Array ? msg : Message.encode(msg)
-  return encodeFrames([body], 0, 1, framedLength(body)).subarray()
-}
 
 function hello (endpoint: Partial<PeerEndpoint>): Message {
   return createMessage(Message.Type.DISC_HELLO, HelloMessage.encode({

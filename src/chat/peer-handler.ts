@@ -14,17 +14,22 @@ import type { MessageHandler } from '../index.js'
 import type { PeerEndpoint } from '../pb/fabric.js'
 import type { Logger, PeerId } from '@libp2p/interface'
 
+/** Whether a newly established chat is kept, and why not */
+export type Registration = { kept: true } | { kept: false, reason: string }
+
 /** What a chat needs from the service that owns it */
 export interface ChatCoordinator {
   readonly helloTimeout: number
+  /** Most endpoints accepted in one DISC_PEERS */
+  readonly maxPeersPerMessage: number
   /** Our hello: our endpoint and our ledger's summary */
   localHello(): Promise<HelloMessage>
-  /** Our established peers, for DISC_PEERS */
-  getPeers(): PeersMessage
+  /** Our established peers (a bounded sample), for DISC_PEERS */
+  peersToShare(): PeersMessage
   /** The engine's handler for a chat that has just been established, if there is an engine */
   createEngineHandler(chat: ChatStream): MessageHandler | undefined
-  /** Record an established chat; false when another chat with the same peer is kept instead */
-  register(handler: PeerHandler): boolean
+  /** Record an established chat, unless policy or a duplicate chat says otherwise */
+  register(handler: PeerHandler): Registration
   /** Forget a chat that has ended */
   deregister(handler: PeerHandler): void
   /** A message arrived on an established chat and has been handled */
@@ -83,12 +88,11 @@ export class PeerHandler implements MessageHandler {
 
     try {
       const endpoint = await this.exchangeHellos(messages, signal)
-      const kept = this.coordinator.register(this)
+      const registration = this.coordinator.register(this)
       this.onEstablished.resolve(endpoint)
 
-      if (!kept) {
-        this.closeReason = 'duplicate chat'
-        await this.close('duplicate chat')
+      if (!registration.kept) {
+        await this.close(registration.reason)
         return
       }
 
@@ -138,10 +142,10 @@ export class PeerHandler implements MessageHandler {
         this.closeReason = `disconnected by peer: ${uint8ArrayToString(msg.payload.subarray(0, 1024))}`
         break
       case Message.Type.DISC_GET_PEERS:
-        this.sendMessage(createMessage(Message.Type.DISC_PEERS, PeersMessage.encode(this.coordinator.getPeers())))
+        this.sendMessage(createMessage(Message.Type.DISC_PEERS, PeersMessage.encode(this.coordinator.peersToShare())))
         break
       case Message.Type.DISC_PEERS:
-        this.coordinator.peersReceived(this, decode(PeersMessage, msg.payload, 'DISC_PEERS').peers)
+        this.coordinator.peersReceived(this, decode(PeersMessage, msg.payload, 'DISC_PEERS', { limits: { peers: this.coordinator.maxPeersPerMessage } }).peers)
         break
       default:
         if (this.engineHandler != null) {
@@ -266,9 +270,9 @@ export class PeerHandler implements MessageHandler {
   }
 }
 
-function decode<T> (codec: { decode(buf: Uint8Array): T }, payload: Uint8Array, what: string): T {
+function decode<T, O> (codec: { decode(buf: Uint8Array, opts?: O): T }, payload: Uint8Array, what: string, opts?: O): T {
   try {
-    return codec.decode(payload)
+    return codec.decode(payload, opts)
   } catch (err: any) {
     throw new PeerRejectedError(`undecodable ${what} payload: ${err.message}`)
   }

@@ -1,0 +1,100 @@
+import { Key } from 'interface-datastore'
+import { PeersAddresses } from '../pb/fabric.js'
+import type { Logger } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+
+export interface DiscoveryListStoreInit {
+  /** The datastore key */
+  key: string
+  /** Most addresses read back */
+  maxAddresses: number
+  /** Changes within this many ms share one write */
+  delay: number
+  log: Logger
+}
+
+/**
+ * The persisted discovery list (Fabric's `StoreDiscoveryList` /
+ * `LoadDiscoveryList`): one datastore key holding a `PeersAddresses`. A single
+ * put replaces the value whole, so a reader (or a node restarted after
+ * SIGKILL) sees the old list or the new one, never a torn one.
+ */
+export class DiscoveryListStore {
+  private readonly datastore: Datastore
+  private readonly init: DiscoveryListStoreInit
+  private readonly key: Key
+  private timer?: ReturnType<typeof setTimeout>
+  private snapshot?: () => string[]
+  private writing: Promise<void> = Promise.resolve()
+
+  constructor (datastore: Datastore, init: DiscoveryListStoreInit) {
+    this.datastore = datastore
+    this.init = init
+    this.key = new Key(init.key)
+  }
+
+  /**
+   * The stored addresses; empty when there are none. A value that cannot be
+   * read or decoded is logged and ignored: a damaged list must not stop the node.
+   */
+  async load (): Promise<string[]> {
+    let bytes: Uint8Array
+
+    try {
+      if (!(await this.datastore.has(this.key))) {
+        return []
+      }
+
+      bytes = await this.datastore.get(this.key)
+    } catch (err: any) {
+      this.init.log.error('could not read the discovery list - %e', err)
+      return []
+    }
+
+    try {
+      return PeersAddresses.decode(bytes, { limits: { addresses: this.init.maxAddresses } }).addresses
+    } catch (err: any) {
+      this.init.log.error('ignoring a corrupt discovery list (%d bytes) - %e', bytes.byteLength, err)
+      return []
+    }
+  }
+
+  /**
+   * Write the list `delay` ms from now (unless a write is already due), taking
+   * its contents from `snapshot` at that moment.
+   */
+  schedule (snapshot: () => string[]): void {
+    this.snapshot = snapshot
+
+    if (this.timer == null) {
+      this.timer = setTimeout(() => { void this.write() }, this.init.delay)
+    }
+  }
+
+  /** Write any scheduled change now, and wait for writes in progress */
+  async flush (): Promise<void> {
+    if (this.timer != null) {
+      await this.write()
+    }
+
+    await this.writing
+  }
+
+  private async write (): Promise<void> {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    const addresses = this.snapshot?.() ?? []
+
+    // one write at a time, in order
+    this.writing = this.writing.then(async () => {
+      try {
+        await this.datastore.put(this.key, PeersAddresses.encode({ addresses }))
+        this.init.log.trace('stored %d discovery addresses', addresses.length)
+      } catch (err: any) {
+        this.init.log.error('could not store the discovery list - %e', err)
+      }
+    })
+
+    await this.writing
+  }
+}

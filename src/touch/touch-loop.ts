@@ -1,0 +1,200 @@
+import { setMaxListeners } from '@libp2p/interface'
+import { PeerQueue, repeatingTask } from '@libp2p/utils'
+import { sample } from '../discovery/discovery.js'
+import { PeerEndpoint } from '../pb/fabric.js'
+import type { Discovery, DiscoveryNode } from '../discovery/discovery.js'
+import type { AbortOptions, Logger, PeerId, Startable } from '@libp2p/interface'
+import type { RepeatingTask } from '@libp2p/utils'
+
+/** What one touch tick saw and did */
+export interface TouchTick {
+  /** Nodes the role policy wants a chat with that have none (before this tick's dials) */
+  missing: number
+  /** Dials this tick started (at most touchMaxNodes) */
+  dialed: PeerId[]
+  /** Nodes dropped from discovery as unreachable for longer than expireAfter */
+  expired: PeerId[]
+  /** Established chats when the tick ran */
+  established: number
+}
+
+export interface TouchLoopComponents {
+  discovery: Discovery
+  /** The established chats */
+  established(): Iterable<{ peerId: PeerId, type: PeerEndpoint.Type }>
+  isEstablished(peerId: PeerId): boolean
+  /** Open a chat with a node; rejects if it cannot be established */
+  dial(node: DiscoveryNode, options: AbortOptions): Promise<unknown>
+}
+
+export interface TouchLoopInit {
+  touchPeriod: number
+  touchMaxNodes: number
+  concurrency: number
+  validator: boolean
+  minValidators: number
+  backoffInitial: number
+  backoffMax: number
+  expireAfter: number
+  log: Logger
+  onTick?(tick: TouchTick): void
+}
+
+/**
+ * Fabric v0.6's `ensureConnected`, bounded: every `touchPeriod` it compares the
+ * established chats with discovery and dials at most `touchMaxNodes` missing
+ * nodes, `concurrency` at a time, in random order so a network does not pile
+ * onto the same nodes. A node that fails waits an exponentially growing,
+ * jittered time before the next try, and a node nobody has reached or
+ * mentioned for `expireAfter` leaves the list.
+ *
+ * Roles: a validator wants every validator (and nodes whose role it does not
+ * know yet); a non-validator only wants `minValidators` validators.
+ */
+export class TouchLoop implements Startable {
+  private readonly components: TouchLoopComponents
+  private readonly init: TouchLoopInit
+  private readonly queue: PeerQueue
+  private task?: RepeatingTask
+  private shutdown = new AbortController()
+
+  constructor (components: TouchLoopComponents, init: TouchLoopInit) {
+    this.components = components
+    this.init = init
+    this.queue = new PeerQueue({ concurrency: init.concurrency })
+  }
+
+  start (): void {
+    this.shutdown = new AbortController()
+    setMaxListeners(Infinity, this.shutdown.signal)
+
+    if (this.init.touchPeriod > 0) {
+      this.task = repeatingTask(() => { this.tick() }, this.init.touchPeriod, { runImmediately: true })
+      this.task.start()
+    } else {
+      // touch disabled (v0.6 panicked on 0): chat with what we know once, never redial
+      queueMicrotask(() => { this.tick() })
+    }
+  }
+
+  stop (): void {
+    this.task?.stop()
+    this.shutdown.abort()
+    this.queue.abort()
+  }
+
+  /** Dials queued or running */
+  get pending (): number {
+    return this.queue.size
+  }
+
+  /** One pass of the loop; exposed for tests and benchmarks */
+  tick (): TouchTick {
+    const now = Date.now()
+    const { discovery } = this.components
+    const expired: PeerId[] = []
+    const missing: DiscoveryNode[] = []
+    let established = 0
+
+    for (const node of discovery.values()) {
+      if (this.components.isEstablished(node.peerId)) {
+        node.lastSeen = now
+        established++
+      } else if (!node.root && now - node.lastSeen > this.init.expireAfter) {
+        expired.push(node.peerId)
+      } else if (this.wants(node)) {
+        missing.push(node)
+      }
+    }
+
+    for (const peerId of expired) {
+      this.init.log('%p unreachable for %dms, removing it from discovery', peerId, this.init.expireAfter)
+      discovery.removeNode(peerId)
+    }
+
+    const dialed: PeerId[] = []
+    let budget = this.init.touchMaxNodes < 0 ? Infinity : this.init.touchMaxNodes
+
+    if (!this.init.validator) {
+      budget = Math.min(budget, this.validatorsNeeded())
+    }
+
+    for (const node of this.order(missing, now)) {
+      if (dialed.length >= budget) {
+        break
+      }
+
+      if (!this.queue.has(node.peerId)) {
+        dialed.push(node.peerId)
+        this.dial(node)
+      }
+    }
+
+    const tick = { missing: missing.length, dialed, expired, established }
+
+    if (missing.length > 0) {
+      this.init.log('touch: %d established, %d missing, dialing %d', established, missing.length, dialed.length)
+    }
+
+    this.init.onTick?.(tick)
+    return tick
+  }
+
+  /** Whether the role policy wants a chat with this node */
+  private wants (node: DiscoveryNode): boolean {
+    // a node of unknown role is dialed to learn it (its hello says)
+    return node.type !== PeerEndpoint.Type.NON_VALIDATOR
+  }
+
+  /** Nodes that are due, in the order to dial them: for a non-validator known validators first */
+  private order (missing: DiscoveryNode[], now: number): DiscoveryNode[] {
+    const due = missing.filter(node => node.nextDialAt <= now)
+
+    if (this.init.validator) {
+      return sample(due, due.length)
+    }
+
+    const validators = due.filter(n => n.type === PeerEndpoint.Type.VALIDATOR)
+    const unknown = due.filter(n => n.type !== PeerEndpoint.Type.VALIDATOR)
+    return [...sample(validators, validators.length), ...sample(unknown, unknown.length)]
+  }
+
+  /** For a non-validator: how many more validator chats it should open */
+  private validatorsNeeded (): number {
+    let have = 0
+
+    for (const chat of this.components.established()) {
+      if (chat.type === PeerEndpoint.Type.VALIDATOR) {
+        have++
+      }
+    }
+
+    return Math.max(0, this.init.minValidators - have - this.queue.size)
+  }
+
+  private dial (node: DiscoveryNode): void {
+    this.queue.add(async (options) => {
+      try {
+        await this.components.dial(node, options)
+        node.failures = 0
+        node.nextDialAt = 0
+      } catch (err: any) {
+        if (this.shutdown.signal.aborted) {
+          return
+        }
+
+        node.failures++
+        node.nextDialAt = Date.now() + this.backoff(node.failures)
+        this.init.log('touch: dial %p failed (%d in a row), next try in %dms - %s', node.peerId, node.failures, node.nextDialAt - Date.now(), err.message)
+      }
+    }, { peerId: node.peerId, signal: this.shutdown.signal })
+      .catch(() => {
+        // aborted at stop
+      })
+  }
+
+  private backoff (failures: number): number {
+    const base = Math.min(this.init.backoffMax, this.init.backoffInitial * 2 ** (failures - 1))
+    return Math.round(base * (0.5 + Math.random()))
+  }
+}

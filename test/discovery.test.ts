@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { InvalidParametersError } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { Discovery } from '../src/discovery/discovery.js'
+import { DISCOVERY_TAG, PeerEndpoint } from '../src/index.js'
+import { createNode, nextEvent, stopAll } from './helpers/nodes.js'
+import type { FabricNode } from './helpers/nodes.js'
+import type { PeerId, PeerStore } from '@libp2p/interface'
+
+async function randomPeerId (): Promise<PeerId> {
+  return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+}
+
+async function addrOf (port = 7051, peerId?: PeerId): Promise<string> {
+  return `/ip4/127.0.0.1/tcp/${port}/p2p/${(peerId ?? await randomPeerId()).toString()}`
+}
+
+/** Discovery on its own: the peer store is a recorder, since these tests isolate the list's logic */
+async function discovery (maxEntries = 100): Promise<{ d: Discovery, self: PeerId, merges: Array<{ peerId: string, data: any }> }> {
+  const self = await randomPeerId()
+  const merges: Array<{ peerId: string, data: any }> = []
+  const peerStore = { merge: async (peerId: PeerId, data: any) => { merges.push({ peerId: peerId.toString(), data }) } } as unknown as PeerStore
+  const d = new Discovery({ peerId: self, peerStore }, { maxEntries, log: defaultLogger().forComponent('test') })
+  return { d, self, merges }
+}
+
+describe('Discovery: Fabric v0.6 discovery tests, rewritten', () => {
+  it('an empty list has no nodes, and a random pick from it is empty rather than a hang', async () => {
+    const { d } = await discovery()
+    assert.deepEqual(d.getAllNodes(), [])
+    assert.deepEqual(d.getRandomNodes(3), [])
+  })
+
+  it('a node that was added is found', async () => {
+    const { d } = await discovery()
+    const a = await addrOf()
+    assert.equal(d.findNode(a), false)
+    assert.equal(d.addNode(a), true)
+    assert.equal(d.findNode(a), true)
+    assert.deepEqual(d.getAllNodes(), [a])
+  })
+
+  it('a removed node is not in getAllNodes; removing an unknown node returns false', async () => {
+    const { d } = await discovery()
+    const [a, b] = [await addrOf(1), await addrOf(2)]
+    d.addNode(a)
+    d.addNode(b)
+
+    assert.equal(d.removeNode(a), true)
+    assert.deepEqual(d.getAllNodes(), [b])
+    assert.equal(d.findNode(a), false)
+    assert.equal(d.removeNode(a), false)
+    assert.equal(d.removeNode(await addrOf(3)), false)
+  })
+
+  it('getAllNodes returns every node once, however often it was added', async () => {
+    const { d } = await discovery()
+    const addrs = await Promise.all([1, 2, 3, 4].map(async p => addrOf(p)))
+    for (const a of [...addrs, ...addrs]) d.addNode(a)
+    assert.deepEqual(d.getAllNodes().sort(), [...addrs].sort())
+  })
+})
+
+describe('Discovery: what v0.6 got wrong', () => {
+  it('getRandomNodes(n) returns min(n, live) distinct live nodes and never a removed one', async () => {
+    const { d } = await discovery()
+    const addrs = await Promise.all([1, 2, 3, 4, 5, 6].map(async p => addrOf(p)))
+    for (const a of addrs) d.addNode(a)
+    d.removeNode(addrs[0])
+    d.removeNode(addrs[3])
+    const live = new Set(addrs.filter((_, i) => i !== 0 && i !== 3))
+
+    for (let n = 0; n <= 8; n++) {
+      const picked = d.getRandomNodes(n)
+      assert.equal(picked.length, Math.min(n, live.size))
+      assert.equal(new Set(picked).size, picked.length, 'distinct')
+      assert.ok(picked.every(a => live.has(a)), 'only live nodes')
+    }
+  })
+
+  it('getRandomNodes picks uniformly', async () => {
+    const { d } = await discovery()
+    const addrs = await Promise.all([1, 2, 3, 4, 5].map(async p => addrOf(p)))
+    for (const a of addrs) d.addNode(a)
+    const counts = new Map(addrs.map(a => [a, 0]))
+    const draws = 20_000
+
+    for (let i = 0; i < draws; i++) {
+      const [pick] = d.getRandomNodes(1)
+      counts.set(pick, counts.get(pick)! + 1)
+    }
+
+    // expected 4000 each, standard deviation ~57: 6 sigma either way
+    for (const [a, count] of counts) {
+      assert.ok(Math.abs(count - draws / 5) < 350, `${a} picked ${count} times`)
+    }
+  })
+
+  it('an invalid address is a typed error and leaves the list unchanged', async () => {
+    const { d } = await discovery()
+    d.addNode(await addrOf(1))
+    const before = d.getAllNodes()
+
+    assert.throws(() => d.addNode('/ip4/127.0.0.1/tcp/7051'), InvalidParametersError)
+    assert.throws(() => d.addNode('not a multiaddr'), InvalidParametersError)
+    assert.throws(() => d.addNode('/ip4/127.0.0.1/tcp/1/p2p/notapeerid'), InvalidParametersError)
+    assert.deepEqual(d.getAllNodes(), before)
+  })
+
+  it('our own PeerId is never added', async () => {
+    const { d, self } = await discovery()
+    assert.equal(d.addNode(await addrOf(1, self)), false)
+    assert.equal(d.size, 0)
+  })
+
+  it('the list never grows past maxEntries', async () => {
+    const { d } = await discovery(10)
+    let accepted = 0
+    for (let i = 0; i < 25; i++) {
+      if (d.addNode(await addrOf(i + 1))) accepted++
+    }
+    assert.equal(accepted, 10)
+    assert.equal(d.size, 10)
+  })
+
+  it('gossip cannot grow one node\'s addresses without bound or evict the address it confirmed itself', async () => {
+    const { d } = await discovery()
+    const id = await randomPeerId()
+    const own = await addrOf(7051, id)
+    d.addEndpoint({ ID: { name: id.toString() }, address: own, type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }, true)
+
+    for (let port = 1; port <= 50; port++) {
+      d.addEndpoint({ ID: { name: id.toString() }, address: await addrOf(port, id), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) })
+    }
+
+    const node = d.get(id)!
+    assert.equal(node.addresses.length, 8)
+    assert.ok(node.addresses.some(a => a.toString() === own))
+  })
+
+  it('endpoints from peers are validated: the address must name the endpoint\'s PeerId and the role must be known', async () => {
+    const { d } = await discovery()
+    const [id, other] = [await randomPeerId(), await randomPeerId()]
+    const endpoint = (address: string, type = PeerEndpoint.Type.VALIDATOR): PeerEndpoint => ({ ID: { name: id.toString() }, address, type, pkiID: new Uint8Array(0) })
+
+    assert.equal(d.addEndpoint(endpoint(await addrOf(1, other))), false)
+    assert.equal(d.addEndpoint(endpoint('/ip4/127.0.0.1/tcp/1')), false)
+    assert.equal(d.addEndpoint(endpoint('')), false)
+    assert.equal(d.addEndpoint(endpoint('garbage')), false)
+    assert.equal(d.addEndpoint(endpoint(await addrOf(1, id), PeerEndpoint.Type.UNDEFINED)), false)
+    assert.equal(d.size, 0)
+    assert.equal(d.addEndpoint(endpoint(await addrOf(1, id))), true)
+    assert.equal(d.get(id)?.type, PeerEndpoint.Type.VALIDATOR)
+  })
+})
+
+describe('Discovery in a libp2p node', () => {
+  const nodes: FabricNode[] = []
+  after(async () => { await stopAll(nodes) })
+
+  it('root nodes come from an array or a comma-separated string, skip ourselves, and are announced to libp2p as discovered peers', async () => {
+    const [r1, r2] = [await addrOf(1), await addrOf(2)]
+    const privateKey = await generateKeyPair('Ed25519')
+    const own = await addrOf(3, peerIdFromPrivateKey(privateKey))
+
+    const node = await createNode({ privateKey, fabric: { rootNodes: `${r1}, ${r2},${own}`, touchPeriod: 0 } })
+    nodes.push(node)
+    assert.deepEqual(node.services.fabric.discovery.getAllNodes().sort(), [r1, r2].sort())
+
+    const arrayNode = await createNode({ fabric: { rootNodes: [r1], touchPeriod: 0 } })
+    nodes.push(arrayNode)
+    const root = arrayNode.services.fabric.discovery.get(r1.split('/p2p/')[1])!
+    assert.equal(root.root, true)
+
+    // as a PeerDiscovery, libp2p put the root node's address in its peer store
+    await arrayNode.services.fabric.discovery.flush()
+    const peer = await arrayNode.peerStore.get(root.peerId)
+    assert.deepEqual(peer.addresses.map(a => a.multiaddr.toString()), ['/ip4/127.0.0.1/tcp/1'])
+  })
+
+  it('a bad root node is a typed error at construction', async () => {
+    await assert.rejects(createNode({ fabric: { rootNodes: ['/ip4/127.0.0.1/tcp/1'] } }), InvalidParametersError)
+  })
+
+  it('nodes are tagged in the peer store so the connection pruner keeps them, and untagged when removed', async () => {
+    const node = await createNode({ fabric: { touchPeriod: 0 } })
+    nodes.push(node)
+    const id = await randomPeerId()
+    const discovered = nextEvent(node, 'peer:discovery', d => d.id.equals(id))
+
+    node.services.fabric.discovery.addNode(await addrOf(9, id), PeerEndpoint.Type.VALIDATOR)
+    await discovered
+    await node.services.fabric.discovery.flush()
+    assert.equal((await node.peerStore.get(id)).tags.get(DISCOVERY_TAG)?.value, 100)
+
+    node.services.fabric.discovery.removeNode(id)
+    await node.services.fabric.discovery.flush()
+    assert.equal((await node.peerStore.get(id)).tags.has(DISCOVERY_TAG), false)
+  })
+})
