@@ -13,6 +13,8 @@ export interface NodeOptions {
   fabric?: FabricPeerInit
   privateKey?: PrivateKey
   datastore?: Datastore
+  /** Listen addresses (default: 127.0.0.1, port 0) */
+  listen?: string[]
 }
 
 /**
@@ -23,7 +25,7 @@ export async function createNode (options: NodeOptions = {}): Promise<FabricNode
   return createLibp2p({
     privateKey: options.privateKey,
     datastore: options.datastore,
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
+import { afterEach, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { createMessage, Message, PeerEndpoint, PeersMessage } from '../src/index.js'
+import { FakePeer } from './helpers/fake-peer.js'
+import { createNode, nextEvent, waitFor } from './helpers/nodes.js'
+import type { FabricNode } from './helpers/nodes.js'
+import type { FabricPeerInit, TouchTick } from '../src/index.js'
+import type { Libp2p } from '@libp2p/interface'
+
+/** Fast periods so a test network converges in seconds rather than Fabric's 5-6 s ticks */
+const FAST: FabricPeerInit = { discoveryPeriod: 200, touchPeriod: 300, dialBackoffInitial: 300 }
+
+const running: Array<Libp2p | FakePeer> = []
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map(async n => n.stop()))
+})
+
+async function network (count: number, init: (i: number, root?: string) => FabricPeerInit): Promise<FabricNode[]> {
+  const root = await createNode({ fabric: init(0) })
+  running.push(root)
+  const rootAddr = root.getMultiaddrs()[0].toString()
+  const rest = await Promise.all(Array.from({ length: count - 1 }, async (_, i) => createNode({ fabric: init(i + 1, rootAddr) })))
+  running.push(...rest)
+  return [root, ...rest]
+}
+
+function chats (n: FabricNode): Map<string, PeerEndpoint.Type> {
+  return new Map(n.services.fabric.getPeers().peers.map(p => [p.ID!.name, p.type]))
+}
+
+async function deadAddress (): Promise<string> {
+  // a port that was just free: nothing listens there
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  await new Promise(resolve => server.close(resolve))
+  return `/ip4/127.0.0.1/tcp/${port}/p2p/${peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()}`
+}
+
+describe('touch loop', () => {
+  it('8 validators given only one root node reach a full mesh', async () => {
+    const nodes = await network(8, (i, root) => ({ ...FAST, rootNodes: root == null ? [] : [root] }))
+    await waitFor(() => nodes.every(n => chats(n).size === 7), 'a full mesh of 8 validators', 20_000)
+
+    for (const n of nodes) {
+      const others = nodes.filter(o => o !== n).map(o => o.peerId.toString()).sort()
+      assert.deepEqual([...chats(n).keys()].sort(), others)
+    }
+  })
+
+  it('with touchMaxNodes: 2 no tick dials more than 2, and the mesh still forms', async () => {
+    const ticks: TouchTick[] = []
+    const nodes = await network(7, (i, root) => ({ ...FAST, touchMaxNodes: 2, rootNodes: root == null ? [] : [root] }))
+    for (const n of nodes) {
+      n.services.fabric.addEventListener('touch', (evt) => { ticks.push(evt.detail) })
+    }
+
+    await waitFor(() => nodes.every(n => chats(n).size === 6), 'a full mesh of 7 validators', 30_000)
+
+    const dials = ticks.map(t => t.dialed.length)
+    assert.ok(Math.max(...dials) <= 2, `a tick dialed ${Math.max(...dials)}`)
+    // the cap was binding: some ticks saw more missing nodes than they could dial
+    assert.ok(ticks.some(t => t.missing > 2 && t.dialed.length === 2), 'the cap never came into play')
+  })
+
+  it('touchPeriod: 0 chats with the root node once at start and never redials', async () => {
+    const rootKey = await generateKeyPair('Ed25519')
+    const root = await createNode({ privateKey: rootKey })
+    running.push(root)
+    const rootAddr = root.getMultiaddrs()[0].toString()
+
+    const lazy = await createNode({ fabric: { touchPeriod: 0, rootNodes: [rootAddr] } })
+    const eager = await createNode({ fabric: { ...FAST, rootNodes: [rootAddr] } })
+    running.push(lazy, eager)
+    let lazyTicks = 0
+    lazy.services.fabric.addEventListener('touch', () => { lazyTicks++ })
+    await waitFor(() => lazy.services.fabric.isEstablished(root.peerId) && eager.services.fabric.isEstablished(root.peerId), 'both chats with the root')
+
+    // the root goes away and comes back at the same address with the same identity
+    await root.stop()
+    await waitFor(() => !lazy.services.fabric.isEstablished(root.peerId), 'the chat to close')
+    const revived = await createNode({ privateKey: rootKey, listen: [rootAddr.split('/p2p/')[0]] })
+    running.push(revived)
+
+    // the control, with a touch loop, redials; the node without one does not
+    await waitFor(() => eager.services.fabric.isEstablished(revived.peerId), 'the node with a touch loop to redial', 10_000)
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    assert.equal(lazy.services.fabric.isEstablished(revived.peerId), false)
+    assert.equal(lazyTicks, 0)
+  })
+
+  it('non-validators end with at least minValidators validator chats and no chats with each other', async () => {
+    const nodes = await network(7, (i, root) => ({ ...FAST, validator: i < 4, rootNodes: root == null ? [] : [root] }))
+    const validators = nodes.slice(0, 4)
+    const nvps = nodes.slice(4)
+
+    await waitFor(() => validators.every(v => [...chats(v).values()].filter(t => t === PeerEndpoint.Type.VALIDATOR).length === 3) &&
+      nvps.every(n => chats(n).size >= 2), 'validators in a mesh and every NVP with 2 validators', 20_000)
+    // give discovery a few more periods to tempt non-validators into chatting with each other
+    await new Promise(resolve => setTimeout(resolve, 1000))
+
+    for (const n of nvps) {
+      const types = [...chats(n).values()]
+      assert.ok(types.length >= 2, `an NVP has ${types.length} chats`)
+      assert.ok(types.every(t => t === PeerEndpoint.Type.VALIDATOR), 'an NVP chats with another NVP')
+    }
+  })
+
+  it('a dead address is retried with growing gaps and expires after expireAfter', async () => {
+    const node = await createNode({ fabric: { touchPeriod: 50, dialBackoffInitial: 100, expireAfter: 4_000, dialTimeout: 1_000 } })
+    running.push(node)
+    const dead = await deadAddress()
+    const deadId = dead.split('/p2p/')[1]
+    const attempts: number[] = []
+    let expiredAt = 0
+    const started = Date.now()
+
+    node.services.fabric.addEventListener('touch', ({ detail }) => {
+      if (detail.dialed.some(p => p.toString() === deadId)) attempts.push(Date.now())
+      if (detail.expired.some(p => p.toString() === deadId)) expiredAt = Date.now()
+    })
+    node.services.fabric.discovery.addNode(dead, PeerEndpoint.Type.VALIDATOR)
+
+    await waitFor(() => expiredAt > 0, 'the dead node to expire', 10_000)
+    const gaps = attempts.slice(1).map((t, i) => t - attempts[i])
+
+    assert.ok(attempts.length >= 5, `only ${attempts.length} attempts`)
+    // backoff doubles from 100 ms with jitter 0.5-1.5x: the 4th gap (>= 400 ms) always exceeds the 1st (<= 150 ms + a tick)
+    assert.ok(gaps[3] > gaps[0], `gaps ${gaps.join(', ')}`)
+    assert.ok(gaps.at(-1)! > gaps[0], `gaps ${gaps.join(', ')}`)
+    assert.ok(expiredAt - started >= 4_000, 'expired before expireAfter')
+    assert.equal(node.services.fabric.discovery.findNode(dead), false)
+  })
+})
+
+describe('peer exchange limits', () => {
+  it('a DISC_PEERS with 100 000 endpoints is rejected and cannot grow the list', async () => {
+    const target = await createNode({ fabric: { ...FAST } })
+    const fake = await FakePeer.create()
+    running.push(target, fake)
+    await fake.hello(target.getMultiaddrs())
+    const sizeBefore = target.services.fabric.discovery.size
+
+    const rejected = nextEvent(target.services.fabric, 'peer:rejected', d => d.peerId.equals(fake.node.peerId))
+    const huge = PeersMessage.encode({ peers: Array.from({ length: 100_000 }, () => ({ ID: { name: 'x' }, address: '', type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) })) })
+    fake.send(createMessage(Message.Type.DISC_PEERS, huge))
+
+    assert.match((await rejected).reason, /undecodable DISC_PEERS payload/)
+    assert.equal(target.services.fabric.discovery.size, sizeBefore)
+  })
+
+  it('many DISC_PEERS full of valid endpoints fill the list only to its cap, and the touch loop still dials at most touchMaxNodes per tick', async () => {
+    const target = await createNode({ fabric: { touchPeriod: 100, touchMaxNodes: 5, maxDiscoveryEntries: 1_500, maxPeersPerMessage: 1_000, dialTimeout: 500 } })
+    const fake = await FakePeer.create()
+    running.push(target, fake)
+    const ticks: TouchTick[] = []
+    target.services.fabric.addEventListener('touch', (evt) => { ticks.push(evt.detail) })
+    await fake.hello(target.getMultiaddrs())
+
+    for (let batch = 0; batch < 4; batch++) {
+      const peers = await Promise.all(Array.from({ length: 1_000 }, async (_, i) => {
+        const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+        return { ID: { name: id }, address: `/ip4/127.0.0.1/tcp/${1 + i}/p2p/${id}`, type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }
+      }))
+      fake.send(createMessage(Message.Type.DISC_PEERS, PeersMessage.encode({ peers })))
+    }
+
+    await waitFor(() => target.services.fabric.discovery.size >= 1_500, 'the list to fill', 10_000)
+    await new Promise(resolve => setTimeout(resolve, 600))
+
+    assert.equal(target.services.fabric.discovery.size, 1_500)
+    assert.ok(ticks.length >= 3)
+    assert.ok(ticks.every(t => t.dialed.length <= 5), `a tick dialed ${Math.max(...ticks.map(t => t.dialed.length))}`)
+    assert.ok(ticks.some(t => t.missing > 1_000 && t.dialed.length === 5))
+    // the fake peer is still chatting: valid gossip is not a violation
+    assert.equal(target.services.fabric.isEstablished(fake.node.peerId), true)
+  })
+})
