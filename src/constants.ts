@@ -22,6 +22,12 @@ export const VALIDATOR = true
 export const SEND_QUEUE_SIZE = 1_000
 
 /**
+ * Bytes that may wait in one peer's send queue: 1000 frames of up to 4 MiB
+ * would be 4 GiB per peer. A single frame of any allowed size always fits.
+ */
+export const SEND_QUEUE_BYTES = 64 * 1024 * 1024
+
+/**
  * Received frames buffered for a slow engine before the stream is paused, so a
  * busy node pushes back on the sender (yamux stops granting window) instead of
  * buffering without bound. Reading resumes below half of it.
@@ -34,6 +40,13 @@ export const RECEIVE_QUEUE_SIZE = 1_000
  * window (256 KiB) in a single buffer.
  */
 export const MAX_BATCH_BYTES = 256 * 1024
+
+/**
+ * The largest receive window a muxer may have granted a sender before we pause
+ * a stream: yamux's maxStreamWindowSize default (16 MiB). A paused stream must
+ * be able to buffer this much without being reset.
+ */
+export const MAX_MUXER_WINDOW = 16 * 1024 * 1024
 
 /** How long a new chat waits for the other side's DISC_HELLO. */
 export const HELLO_TIMEOUT = 10_000

@@ -27,3 +27,9 @@ export class PeerRejectedError extends Error {
   static override name = 'PeerRejectedError'
   override name = 'PeerRejectedError'
 }
+
+/** The peer sent a frame that cannot be decoded or is larger than maxMessageSize; the stream was aborted. */
+export class InvalidFrameError extends Error {
+  static override name = 'InvalidFrameError'
+  override name = 'InvalidFrameError'
+}

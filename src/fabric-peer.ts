@@ -15,12 +15,12 @@ import { selfEndpoint } from './endpoint.js'
 import { NotEstablishedError } from './errors.js'
 import { MemoryLedger } from './ledger.js'
 import { createMessage } from './message.js'
-import { Message, PeerEndpoint } from './pb/fabric.js'
+import { Message, PeerEndpoint, PeersMessage } from './pb/fabric.js'
 import { TouchLoop } from './touch/touch-loop.js'
 import type { ChatCoordinator, Registration } from './chat/peer-handler.js'
 import type { BroadcastResult, ChatTarget, FabricPeerComponents, FabricPeerEvents, FabricPeerInit, FabricPeer as FabricPeerInterface, HandlerFactory, MessageHandler } from './index.js'
 import type { Ledger } from './ledger.js'
-import type { HelloMessage, PeersMessage } from './pb/fabric.js'
+import type { HelloMessage } from './pb/fabric.js'
 import type { AbortOptions, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { RepeatingTask } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -45,6 +45,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   private readonly dialTimeout: number
   private readonly maxMessageSize: number
   private readonly sendQueueSize: number
+  private readonly sendQueueBytes: number
   private readonly receiveQueueSize: number
   private readonly maxInboundStreams: number
   private readonly maxOutboundStreams: number
@@ -79,6 +80,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.dialTimeout = positive('dialTimeout', init.dialTimeout, c.DIAL_TIMEOUT)
     this.maxMessageSize = positive('maxMessageSize', init.maxMessageSize, c.MAX_MESSAGE_SIZE)
     this.sendQueueSize = positive('sendQueueSize', init.sendQueueSize, c.SEND_QUEUE_SIZE)
+    this.sendQueueBytes = positive('sendQueueBytes', init.sendQueueBytes, c.SEND_QUEUE_BYTES)
     this.receiveQueueSize = positive('receiveQueueSize', init.receiveQueueSize, c.RECEIVE_QUEUE_SIZE)
     this.maxInboundStreams = positive('maxInboundStreams', init.maxInboundStreams, c.MAX_INBOUND_CHAT_STREAMS)
     this.maxOutboundStreams = positive('maxOutboundStreams', init.maxOutboundStreams, c.MAX_OUTBOUND_CHAT_STREAMS)
@@ -187,7 +189,6 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
 
     this.shutdown.abort()
     await Promise.all(this.running.values())
-    this.dials.clear()
   }
 
   isStarted (): boolean {
@@ -239,7 +240,9 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     let dial = this.dials.get(key)
 
     if (dial == null) {
-      dial = this.dial(peerId, dialTarget, options).finally(() => this.dials.delete(key))
+      // shared by every caller: bounded by dialTimeout and shutdown only, each
+      // caller's own signal ends only that caller's wait
+      dial = this.dial(peerId, dialTarget).finally(() => this.dials.delete(key))
       this.dials.set(key, dial)
     }
 
@@ -291,6 +294,10 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   }
 
   register (handler: PeerHandler): Registration {
+    if (!this.started) {
+      return { kept: false, reason: 'peer is stopping' }
+    }
+
     const endpoint = handler.to()
     // the peer's own word on its address and role: remember both
     this.discovery.addEndpoint(endpoint, true)
@@ -361,9 +368,19 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.log.trace('%p sent %d peers, %d in discovery', handler.remotePeer, peers.length, added)
   }
 
+  /** Our chats for a DISC_PEERS: a random sample if there are more than a peer accepts or a frame holds */
   peersToShare (): PeersMessage {
-    const peers = [...this.handlers.values()].map(handler => handler.to())
-    return { peers: peers.length > this.maxPeersPerMessage ? sample(peers, this.maxPeersPerMessage) : peers }
+    const all = [...this.handlers.values()].map(handler => handler.to())
+    let count = Math.min(all.length, this.maxPeersPerMessage)
+    let answer: PeersMessage = { peers: count < all.length ? sample(all, count) : all }
+
+    // the Message around it adds a few dozen bytes
+    while (count > 0 && PeersMessage.encode(answer).byteLength > this.maxMessageSize - 64) {
+      count = Math.floor(count / 2)
+      answer = { peers: answer.peers.slice(0, count) }
+    }
+
+    return answer
   }
 
   peerRejected (handler: PeerHandler, reason: string): void {
@@ -406,8 +423,8 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.runChat(stream, connection.remotePeer)
   }
 
-  private async dial (peerId: PeerId, target: PeerId | Multiaddr[], options: AbortOptions): Promise<PeerEndpoint> {
-    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(this.dialTimeout), options.signal])
+  private async dial (peerId: PeerId, target: PeerId | Multiaddr[]): Promise<PeerEndpoint> {
+    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(this.dialTimeout)])
     let handler: PeerHandler
 
     try {
@@ -435,6 +452,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     const chat = new ChatStream(stream, remotePeer, {
       maxMessageSize: this.maxMessageSize,
       sendQueueSize: this.sendQueueSize,
+      sendQueueBytes: this.sendQueueBytes,
       receiveQueueSize: this.receiveQueueSize
     })
     const handler = new PeerHandler(this, chat, this.log)
@@ -513,7 +531,7 @@ function resolveTarget (target: ChatTarget): { peerId: PeerId, dialTarget: PeerI
       throw new Error('the addresses must all end in the same /p2p/<PeerId>')
     }
 
-    peerId = peerIdFromString([...ids][0] ?? '')
+    peerId = peerIdFromString([...ids][0] as string)
   } catch (err: any) {
     throw new InvalidParametersError(`Cannot chat with ${String(target)}: ${err.message}`)
   }

@@ -36,7 +36,7 @@
  */
 
 import { FabricPeer as FabricPeerClass } from './fabric-peer.js'
-import type { ChatStream } from './chat/chat-stream.js'
+import type { ChatSender } from './chat/chat-stream.js'
 import type { Discovery } from './discovery/discovery.js'
 import type { TouchTick } from './touch/touch-loop.js'
 import type { Ledger } from './ledger.js'
@@ -196,6 +196,13 @@ export interface FabricPeerInit {
   sendQueueSize?: number
 
   /**
+   * Bytes that may wait in one peer's send queue; a single frame always fits.
+   *
+   * @default 67108864 (64 MiB)
+   */
+  sendQueueBytes?: number
+
+  /**
    * Received frames buffered for a busy engine before the stream is paused.
    *
    * @default 1000
@@ -338,8 +345,10 @@ export interface MessageHandler {
 /**
  * Makes the handler for a newly established chat (Fabric's `HandlerFactory`).
  * `chat.remoteEndpoint` is already set; `initiated` is true when we opened it.
+ * The handler sends on the chat; the peer layer reads it and calls
+ * `handleMessage` for every message that is not its own.
  */
-export type HandlerFactory = (coordinator: MessageHandlerCoordinator, chat: ChatStream, initiated: boolean) => MessageHandler
+export type HandlerFactory = (coordinator: MessageHandlerCoordinator, chat: ChatSender, initiated: boolean) => MessageHandler
 
 /** A consensus/sync engine (Fabric's `Engine`) */
 export interface Engine {
@@ -356,13 +365,13 @@ export function fabricPeer (init: FabricPeerInit = {}): (components: FabricPeerC
 }
 
 export { ChatStream } from './chat/chat-stream.js'
-export type { ChatStreamInit } from './chat/chat-stream.js'
+export type { ChatSender, ChatStreamInit } from './chat/chat-stream.js'
 export { Discovery } from './discovery/discovery.js'
 export type { DiscoveryNode, NodeRef } from './discovery/discovery.js'
 export type { TouchTick } from './touch/touch-loop.js'
 export { MemoryLedger } from './ledger.js'
 export type { Ledger } from './ledger.js'
 export { createMessage, timestampNow } from './message.js'
-export { ChatClosedError, NotEstablishedError, PeerRejectedError, SendQueueFullError } from './errors.js'
+export { ChatClosedError, InvalidFrameError, NotEstablishedError, PeerRejectedError, SendQueueFullError } from './errors.js'
 export { BlockchainInfo, HelloMessage, Message, PeerEndpoint, PeerID, PeersAddresses, PeersMessage, Response, Timestamp, Transaction } from './pb/fabric.js'
 export * from './constants.js'

@@ -121,6 +121,61 @@ describe('ChatStream over a real yamux stream', () => {
     assert.deepEqual(got.map(numberOf), [7])
   })
 
+  it('a peer that sends and closes while the reader is paused: every frame arrives, the last one too', async () => {
+    const { sender, receiver } = await pair({ receiveQueueSize: 10 })
+    const count = 900
+
+    for (let i = 0; i < count; i++) {
+      sender.send(numbered(i, 3000))
+    }
+    sender.send(createMessage(Message.Type.DISC_DISCONNECT, new TextEncoder().encode('bye')))
+    const closing = sender.close()
+
+    const got: Message[] = []
+    for await (const msg of receiver) {
+      got.push(msg)
+      // a slow reader: the stream pauses, and the peer's FIN arrives behind buffered frames
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    await closing
+
+    assert.equal(got.length, count + 1)
+    assert.deepEqual(got.slice(0, count).map(numberOf), Array.from({ length: count }, (_, i) => i))
+    assert.equal(got[count].type, Message.Type.DISC_DISCONNECT)
+  })
+
+  it('large frames pause the reader by bytes, not only by count, and bound the sender\'s queue by bytes', async () => {
+    const { sender, receiver } = await pair({ receiveQueueSize: 1000, receiveQueueBytes: 4 * 1024 * 1024, sendQueueBytes: 8 * 1024 * 1024 })
+    let sent = 0
+    let full: Error | undefined
+
+    while (full == null && sent < 1000) {
+      try {
+        sender.send(numbered(sent, 1024 * 1024))
+        sent++
+      } catch (err: any) {
+        full = err
+      }
+      await new Promise(resolve => setTimeout(resolve, 2))
+    }
+
+    assert.ok(full instanceof SendQueueFullError, `expected SendQueueFullError, got ${full}`)
+    assert.ok(sent < 100, `${sent} MiB accepted`)
+    await waitFor(() => receiver.stream.readStatus === 'paused', 'the reader to pause')
+
+    let got = 0
+    for await (const msg of receiver) {
+      assert.equal(numberOf(msg), got++)
+      if (got === sent) break
+    }
+  })
+
+  it('a chat has one reader', async () => {
+    const { receiver } = await pair()
+    receiver[Symbol.asyncIterator]()
+    assert.throws(() => receiver[Symbol.asyncIterator](), /already has a reader/)
+  })
+
   it('ends the iterator with the error when the stream is reset', async () => {
     const { sender, receiver } = await pair()
     sender.abort(new Error('gone'))

@@ -3,13 +3,13 @@ import { afterEach, describe, it } from 'node:test'
 import { createMessage, Message, PeerEndpoint, Response } from '../src/index.js'
 import { createNode, nextEvent, stopAll, waitFor } from './helpers/nodes.js'
 import type { FabricNode } from './helpers/nodes.js'
-import type { ChatStream, Engine, HandlerFactory, MessageHandler, MessageHandlerCoordinator } from '../src/index.js'
+import type { ChatSender, Engine, HandlerFactory, MessageHandler, MessageHandlerCoordinator } from '../src/index.js'
 
 /** Records what the peer layer hands it; answers every CONSENSUS with a RESPONSE on the same chat */
 class RecordingHandler implements MessageHandler {
   readonly received: Message.Type[] = []
   stopped = false
-  constructor (readonly coordinator: MessageHandlerCoordinator, readonly chat: ChatStream, readonly initiated: boolean) {}
+  constructor (readonly coordinator: MessageHandlerCoordinator, readonly chat: ChatSender, readonly initiated: boolean) {}
 
   handleMessage (msg: Message): void {
     this.received.push(msg.type)
@@ -85,5 +85,40 @@ describe('engine extension point', () => {
     assert.equal(handlers.length, 1)
     assert.equal(handlers[0].initiated, true)
     assert.deepEqual(handlers[0].received, [Message.Type.CONSENSUS])
+  })
+
+  it('a stalled engine pushes back on a well-behaved sender without resetting its chat, and cannot hang stop()', async () => {
+    const stalled: HandlerFactory = (coordinator, chat) => ({
+      handleMessage: async () => new Promise<void>(() => {}),
+      sendMessage: (msg) => { chat.send(msg) },
+      to: () => chat.remoteEndpoint!,
+      stop: async () => new Promise<void>(() => {})
+    })
+    const a = await createNode({ fabric: { handlerFactory: stalled } })
+    const b = await createNode()
+    nodes.push(b)
+
+    await b.services.fabric.chatWithPeer(a.getMultiaddrs())
+    let sent = 0
+    const deadline = Date.now() + 3_000
+
+    // 10 KB messages until the sender's own queue says stop, as a good sender would
+    while (Date.now() < deadline) {
+      try {
+        b.services.fabric.unicast(createMessage(Message.Type.CONSENSUS, new Uint8Array(10_000)), a.peerId)
+        sent++
+      } catch (err: any) {
+        assert.equal(err.name, 'SendQueueFullError')
+        break
+      }
+      if (sent % 100 === 0) await new Promise(resolve => setTimeout(resolve, 5))
+    }
+
+    assert.ok(Date.now() < deadline, 'the sender never felt backpressure')
+    assert.ok(b.services.fabric.isEstablished(a.peerId), 'the chat was reset')
+
+    // every wait in stop() is bounded, whatever the engine does
+    const stopped = await Promise.race([Promise.resolve(a.stop()).then(() => true), new Promise(resolve => setTimeout(() => { resolve(false) }, 15_000))])
+    assert.equal(stopped, true, 'stop() did not return')
   })
 })

@@ -3,8 +3,9 @@ import { after, afterEach, describe, it } from 'node:test'
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { InvalidParametersError } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { CHAT_PROTOCOL, createMessage, fabricPeer, Message, NotEstablishedError, PeerEndpoint, PeersMessage } from '../src/index.js'
-import { createNode, nextEvent, stopAll, waitFor } from './helpers/nodes.js'
+import { CHAT_PROTOCOL, createMessage, fabricPeer, HelloMessage, Message, NotEstablishedError, PeerEndpoint, PeersMessage, SendQueueFullError } from '../src/index.js'
+import { frame } from './helpers/fake-peer.js'
+import { createNode, createRawNode, nextEvent, stopAll, waitFor } from './helpers/nodes.js'
 import type { FabricNode } from './helpers/nodes.js'
 import type { ChatMessageEvent, FabricPeerInit } from '../src/index.js'
 
@@ -137,6 +138,75 @@ describe('chat establishment', () => {
     }
   })
 
+  it('a simultaneous dial with a slow ledger loses none of the messages each side sends as soon as it is established', async () => {
+    // an async ledger widens the window in which each side can first register a different stream
+    const ledger = {
+      getBlockchainInfo: async () => {
+        await new Promise(resolve => setTimeout(resolve, Math.random() * 30))
+        return { height: 0, currentBlockHash: new Uint8Array(0), previousBlockHash: new Uint8Array(0) }
+      }
+    }
+
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = await Promise.all([node({ ledger }), node({ ledger })])
+      const got = { a: 0, b: 0 }
+      const events: string[] = []
+
+      for (const [name, self, other] of [['a', a, b], ['b', b, a]] as const) {
+        self.services.fabric.addEventListener('message', (evt) => { if (evt.detail.message.type === Message.Type.CONSENSUS) got[name]++ })
+        self.services.fabric.addEventListener('peer:established', () => {
+          events.push(`${name} established`)
+          self.services.fabric.unicast(createMessage(Message.Type.CONSENSUS), other.peerId)
+        })
+        self.services.fabric.addEventListener('peer:closed', () => { events.push(`${name} closed`) })
+      }
+
+      await a.dial(b.getMultiaddrs())
+      await waitFor(() => b.getConnections(a.peerId).length > 0, 'the connection on both sides')
+      await Promise.all([a.services.fabric.chatWithPeer(b.peerId), b.services.fabric.chatWithPeer(a.peerId)])
+      await waitFor(() => got.a === 1 && got.b === 1, `each side to receive the other's message (round ${round}: ${JSON.stringify(got)})`, 5_000)
+      await waitFor(() => chatStreams(a, b).length === 1 && chatStreams(b, a).length === 1, 'one chat stream each side')
+      assert.deepEqual(events.sort(), ['a established', 'b established'], `round ${round}`)
+
+      await stopAll(nodes.splice(0))
+    }
+  })
+
+  it('concurrent chatWithPeer calls share a dial, but one caller\'s abort ends only its own wait', async () => {
+    const [a, b] = await Promise.all([node(), node()])
+    const first = a.services.fabric.chatWithPeer(b.getMultiaddrs(), { signal: AbortSignal.abort() })
+    const second = a.services.fabric.chatWithPeer(b.getMultiaddrs())
+
+    await assert.rejects(first, { name: 'AbortError' })
+    assert.equal((await second).ID?.name, b.peerId.toString())
+  })
+
+  it('a node stopped while a hello is in flight never registers that chat', async () => {
+    const a = await node()
+    const raw = await createRawNode()
+    // a listener that answers its hello late
+    await raw.handle(CHAT_PROTOCOL, (stream) => {
+      setTimeout(() => {
+        try {
+          stream.send(frame(createMessage(Message.Type.DISC_HELLO, HelloMessage.encode({
+            peerEndpoint: { ID: { name: raw.peerId.toString() }, address: '', type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }
+          }))))
+        } catch {}
+      }, 300)
+    })
+    let established = 0
+    a.services.fabric.addEventListener('peer:established', () => { established++ })
+
+    const chat = a.services.fabric.chatWithPeer(raw.getMultiaddrs())
+    chat.catch(() => {})
+    await new Promise(resolve => setTimeout(resolve, 100))
+    await a.stop()
+
+    await assert.rejects(chat)
+    assert.equal(established, 0)
+    await raw.stop()
+  })
+
   it('refuses to chat with itself and with an address without /p2p/', async () => {
     const a = await node()
     await assert.rejects(a.services.fabric.chatWithPeer(a.peerId), InvalidParametersError)
@@ -175,6 +245,18 @@ describe('peer exchange', () => {
     const listed = byId(PeersMessage.decode(message.payload))
     assert.deepEqual(listed.get(c.peerId.toString()), endpointOf(c, PeerEndpoint.Type.NON_VALIDATOR))
     assert.deepEqual(listed.get(a.peerId.toString()), endpointOf(a))
+  })
+})
+
+describe('peer exchange answers', () => {
+  it('a DISC_PEERS answer is trimmed to fit maxMessageSize instead of failing the chat', async () => {
+    const a = await node({ maxMessageSize: 400, discoveryPeriod: 100 })
+    const others = await Promise.all([node(), node(), node()])
+    for (const o of others) await o.services.fabric.chatWithPeer(a.getMultiaddrs())
+
+    const answer = await nextEvent(others[0].services.fabric, 'message', d => d.message.type === Message.Type.DISC_PEERS)
+    assert.ok(PeersMessage.encode(PeersMessage.decode(answer.message.payload)).byteLength <= 400)
+    assert.ok(others.every(o => a.services.fabric.isEstablished(o.peerId) && o.services.fabric.isEstablished(a.peerId)))
   })
 })
 
@@ -225,15 +307,24 @@ describe('broadcast and unicast', () => {
     const atA = collect(a)
     const atB = collect(b)
 
-    // send in chunks below the send queue bound, yielding so the queue drains
-    for (let i = 0; i < count; i += 500) {
-      for (let j = i; j < i + 500; j++) {
-        const payload = new Uint8Array(100)
-        new DataView(payload.buffer).setUint32(0, j)
-        a.services.fabric.unicast(createMessage(Message.Type.CONSENSUS, payload), b.peerId)
-        b.services.fabric.unicast(createMessage(Message.Type.CONSENSUS, payload), a.peerId)
+    // a sender that respects backpressure: on a full queue, wait and retry
+    const send = async (from: FabricNode, to: FabricNode, msg: Message): Promise<void> => {
+      for (;;) {
+        try {
+          from.services.fabric.unicast(msg, to.peerId)
+          return
+        } catch (err) {
+          if (!(err instanceof SendQueueFullError)) throw err
+          await new Promise(resolve => setTimeout(resolve, 5))
+        }
       }
-      await new Promise(resolve => setImmediate(resolve))
+    }
+
+    for (let i = 0; i < count; i++) {
+      const payload = new Uint8Array(100)
+      new DataView(payload.buffer).setUint32(0, i)
+      await send(a, b, createMessage(Message.Type.CONSENSUS, payload))
+      await send(b, a, createMessage(Message.Type.CONSENSUS, payload))
     }
 
     const expected = Array.from({ length: count }, (_, i) => i)

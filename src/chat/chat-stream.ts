@@ -2,8 +2,8 @@ import { InvalidMessageError } from '@libp2p/interface'
 import { pushable } from 'it-pushable'
 import { pEvent } from 'p-event'
 import { raceSignal } from 'race-signal'
-import { MAX_BATCH_BYTES, MAX_MESSAGE_SIZE, RECEIVE_QUEUE_SIZE, SEND_QUEUE_SIZE } from '../constants.js'
-import { ChatClosedError, SendQueueFullError } from '../errors.js'
+import { CLOSE_TIMEOUT, MAX_BATCH_BYTES, MAX_MESSAGE_SIZE, MAX_MUXER_WINDOW, RECEIVE_QUEUE_SIZE, SEND_QUEUE_BYTES, SEND_QUEUE_SIZE } from '../constants.js'
+import { ChatClosedError, InvalidFrameError, SendQueueFullError } from '../errors.js'
 import { Message } from '../pb/fabric.js'
 import { encodeFrames, FrameDecoder, framedLength } from './frames.js'
 import type { PeerEndpoint } from '../pb/fabric.js'
@@ -16,9 +16,16 @@ export interface ChatStreamInit {
   maxMessageSize?: number
   /** Frames that may wait to be written before `send` throws `SendQueueFullError` */
   sendQueueSize?: number
+  /** Bytes that may wait to be written before `send` throws `SendQueueFullError` */
+  sendQueueBytes?: number
   /** Decoded frames buffered for the reader before the stream is paused */
   receiveQueueSize?: number
+  /** Bytes of decoded frames buffered for the reader before the stream is paused */
+  receiveQueueBytes?: number
 }
+
+/** What an engine's handler may do with a chat: send, and know who is on the other end */
+export type ChatSender = Pick<ChatStream, 'send' | 'remotePeer' | 'remoteEndpoint' | 'initiated' | 'queued' | 'writable'>
 
 /**
  * One long-lived Chat stream with a peer: length-prefixed `Message` frames in
@@ -29,9 +36,11 @@ export interface ChatStreamInit {
  * false) the queue waits for `drain`. The queue is bounded, so a peer that does
  * not read fills only its own queue.
  *
- * Reads are decoded as they arrive and buffered for the async iterator; when
- * the reader falls `receiveQueueSize` frames behind, the stream is paused so the
- * muxer stops granting the sender window.
+ * Reads are decoded as they arrive and buffered for the (single) async
+ * iterator; when the reader falls `receiveQueueSize` frames or
+ * `receiveQueueBytes` bytes behind, the stream is paused so the muxer stops
+ * granting the sender window. Frames the muxer had already granted still
+ * arrive while paused, so the stream's own read buffer is sized to hold them.
  */
 export class ChatStream implements AsyncIterable<Message> {
   readonly stream: Stream
@@ -44,7 +53,13 @@ export class ChatStream implements AsyncIterable<Message> {
   private readonly log: Logger
   private readonly maxMessageSize: number
   private readonly sendQueueSize: number
+  private readonly sendQueueBytes: number
+  private queuedBytes = 0
   private readonly receiveQueueSize: number
+  private readonly receiveQueueBytes: number
+  private inboxBytes = 0
+  private closing = false
+  private iterating = false
   private readonly decoder: FrameDecoder
   private readonly inbox: Pushable<Message>
   private readonly queue: Uint8Array[] = []
@@ -61,13 +76,27 @@ export class ChatStream implements AsyncIterable<Message> {
     this.log = stream.log.newScope('fabric-chat')
     this.maxMessageSize = init.maxMessageSize ?? MAX_MESSAGE_SIZE
     this.sendQueueSize = init.sendQueueSize ?? SEND_QUEUE_SIZE
+    this.sendQueueBytes = init.sendQueueBytes ?? SEND_QUEUE_BYTES
     this.receiveQueueSize = init.receiveQueueSize ?? RECEIVE_QUEUE_SIZE
+    this.receiveQueueBytes = init.receiveQueueBytes ?? 2 * this.maxMessageSize
     this.decoder = new FrameDecoder(this.maxMessageSize)
+    // while paused the muxer still delivers the window it granted before (up to
+    // MAX_MUXER_WINDOW); the stream resets if its read buffer overflows, so make
+    // room for that window plus a frame in progress
+    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, MAX_MUXER_WINDOW + this.maxMessageSize)
     this.inbox = pushable<Message>({ objectMode: true })
     this.flush = this.flush.bind(this)
 
     stream.addEventListener('message', (evt) => { this.onData(evt.data) })
-    stream.addEventListener('remoteCloseWrite', () => { this.inbox.end() })
+    // 'end', not 'remoteCloseWrite': a paused stream may still hold frames the
+    // peer sent before closing; 'end' fires once they have all been delivered.
+    // A reset or abort also emits 'end' first: leave those to 'close', which
+    // carries the error
+    stream.addEventListener('end', () => {
+      if (stream.status !== 'reset' && stream.status !== 'aborted') {
+        this.inbox.end()
+      }
+    })
     stream.addEventListener('close', (evt) => {
       this.inbox.end(evt.error)
       this.idle?.resolve()
@@ -81,7 +110,7 @@ export class ChatStream implements AsyncIterable<Message> {
 
   /** Whether frames can still be sent */
   get writable (): boolean {
-    return this.stream.writeStatus === 'writable'
+    return !this.closing && this.stream.writeStatus === 'writable'
   }
 
   /**
@@ -100,18 +129,19 @@ export class ChatStream implements AsyncIterable<Message> {
    */
   sendEncoded (encoded: Uint8Array): void {
     if (!this.writable) {
-      throw new ChatClosedError(`Chat with ${this.remotePeer} is ${this.stream.writeStatus}`)
+      throw new ChatClosedError(`Chat with ${this.remotePeer} is ${this.closing ? 'closing' : this.stream.writeStatus}`)
     }
 
     if (encoded.byteLength > this.maxMessageSize) {
       throw new InvalidMessageError(`Message of ${encoded.byteLength} bytes exceeds maxMessageSize ${this.maxMessageSize}`)
     }
 
-    if (this.queued >= this.sendQueueSize) {
-      throw new SendQueueFullError(`Send queue to ${this.remotePeer} is full (${this.sendQueueSize} frames)`)
+    if (this.queued >= this.sendQueueSize || (this.queued > 0 && this.queuedBytes + encoded.byteLength > this.sendQueueBytes)) {
+      throw new SendQueueFullError(`Send queue to ${this.remotePeer} is full (${this.queued} frames, ${this.queuedBytes} bytes)`)
     }
 
     this.queue.push(encoded)
+    this.queuedBytes += encoded.byteLength
 
     if (!this.flushScheduled && !this.waitingForDrain) {
       this.flushScheduled = true
@@ -119,11 +149,29 @@ export class ChatStream implements AsyncIterable<Message> {
     }
   }
 
-  async * [Symbol.asyncIterator] (): AsyncGenerator<Message> {
+  /**
+   * The received messages, in order. A chat has one reader (the peer layer's
+   * handler), so a second iterator is refused rather than left to steal frames.
+   */
+  [Symbol.asyncIterator] (): AsyncGenerator<Message> {
+    if (this.iterating) {
+      throw new Error(`Chat with ${this.remotePeer} already has a reader`)
+    }
+
+    this.iterating = true
+    return this.read()
+  }
+
+  private async * read (): AsyncGenerator<Message> {
     for await (const msg of this.inbox) {
-      if (this.paused && this.inbox.readableLength <= this.receiveQueueSize / 2) {
+      this.inboxBytes -= msg.payload.byteLength
+
+      if (this.paused && this.inbox.readableLength <= this.receiveQueueSize / 2 && this.inboxBytes <= this.receiveQueueBytes / 2) {
         this.paused = false
-        this.stream.resume()
+
+        if (this.stream.readStatus === 'paused') {
+          this.stream.resume()
+        }
       }
 
       yield msg
@@ -131,17 +179,21 @@ export class ChatStream implements AsyncIterable<Message> {
   }
 
   /**
-   * Write what is queued, then close our side of the stream. Aborts the stream
-   * if that does not finish in time.
+   * Stop accepting messages, write what is queued, then close our side of the
+   * stream. Aborts the stream if that does not finish in time (CLOSE_TIMEOUT
+   * unless a signal is given).
    */
   async close (options: AbortOptions = {}): Promise<void> {
+    this.closing = true
+    const signal = options.signal ?? AbortSignal.timeout(CLOSE_TIMEOUT)
+
     try {
       if (this.queued > 0 && this.stream.status === 'open') {
         this.idle ??= Promise.withResolvers()
-        await raceSignal(this.idle.promise, options.signal)
+        await raceSignal(this.idle.promise, signal)
       }
 
-      await this.stream.close(options)
+      await this.stream.close({ signal })
     } catch (err: any) {
       this.abort(err)
     }
@@ -149,23 +201,25 @@ export class ChatStream implements AsyncIterable<Message> {
 
   /** Discard everything queued and reset the stream */
   abort (err: Error): void {
-    this.queue.length = 0
-    this.queueHead = 0
+    this.clearQueue()
     this.stream.abort(err)
   }
 
   private onData (data: Uint8Array | Uint8ArrayList): void {
     try {
       for (const frame of this.decoder.push(data)) {
-        this.inbox.push(Message.decode(frame))
+        const msg = Message.decode(frame)
+        this.inboxBytes += msg.payload.byteLength
+        this.inbox.push(msg)
       }
     } catch (err: any) {
       this.log.error('undecodable frame from %p - %e', this.remotePeer, err)
-      this.abort(new InvalidMessageError(`Undecodable frame: ${err.message}`))
+      this.abort(new InvalidFrameError(`Undecodable frame: ${err.message}`))
       return
     }
 
-    if (!this.paused && this.inbox.readableLength >= this.receiveQueueSize) {
+    if (!this.paused && this.stream.readStatus === 'readable' &&
+      (this.inbox.readableLength >= this.receiveQueueSize || this.inboxBytes >= this.receiveQueueBytes)) {
       this.paused = true
       this.stream.pause()
     }
@@ -176,8 +230,7 @@ export class ChatStream implements AsyncIterable<Message> {
 
     while (this.queued > 0) {
       if (this.stream.writeStatus !== 'writable') {
-        this.queue.length = 0
-        this.queueHead = 0
+        this.clearQueue()
         break
       }
 
@@ -187,8 +240,7 @@ export class ChatStream implements AsyncIterable<Message> {
       }
     }
 
-    this.queue.length = 0
-    this.queueHead = 0
+    this.clearQueue()
     this.idle?.resolve()
     this.idle = undefined
   }
@@ -208,8 +260,7 @@ export class ChatStream implements AsyncIterable<Message> {
       // the stream closed while full: what was queued cannot be delivered
       this.waitingForDrain = false
       this.log('stream closed while waiting for drain - %e', err)
-      this.queue.length = 0
-      this.queueHead = 0
+      this.clearQueue()
       this.idle?.resolve()
     })
   }
@@ -221,13 +272,15 @@ export class ChatStream implements AsyncIterable<Message> {
     let bytes = 0
 
     while (end < this.queue.length) {
-      const framed = framedLength(this.queue[end])
+      const body = this.queue[end]
+      const framed = framedLength(body)
 
       if (end > start && bytes + framed > MAX_BATCH_BYTES) {
         break
       }
 
       bytes += framed
+      this.queuedBytes -= body.byteLength
       end++
     }
 
@@ -235,6 +288,12 @@ export class ChatStream implements AsyncIterable<Message> {
     this.queueHead = end
     this.compactQueue()
     return batch
+  }
+
+  private clearQueue (): void {
+    this.queue.length = 0
+    this.queueHead = 0
+    this.queuedBytes = 0
   }
 
   /** Drop sent frames from the front once they are most of the array (amortised O(1) dequeue) */

@@ -6,7 +6,7 @@ import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { CLOSE_TIMEOUT } from '../constants.js'
 import { checkHelloEndpoint } from '../endpoint.js'
-import { PeerRejectedError } from '../errors.js'
+import { ChatClosedError, InvalidFrameError, PeerRejectedError } from '../errors.js'
 import { createMessage } from '../message.js'
 import { BlockchainInfo, HelloMessage, Message, PeersMessage } from '../pb/fabric.js'
 import type { ChatStream } from './chat-stream.js'
@@ -63,6 +63,8 @@ export class PeerHandler implements MessageHandler {
   private readonly log: Logger
   private readonly onEstablished: PromiseWithResolvers<PeerEndpoint>
   private engineHandler?: MessageHandler
+  /** Why the chat failed, for whoever waits on `established` */
+  private failure?: Error
   private endpoint?: PeerEndpoint
   private remoteDisconnected = false
   private closing?: Promise<void>
@@ -88,12 +90,19 @@ export class PeerHandler implements MessageHandler {
 
     try {
       const endpoint = await this.exchangeHellos(messages, signal)
+
+      if (this.closing != null || signal.aborted) {
+        // closed while the hello was in flight: never registered
+        throw new ChatClosedError(`chat with ${this.remotePeer} closed during the hello exchange`)
+      }
+
       const registration = this.coordinator.register(this)
       this.onEstablished.resolve(endpoint)
 
       if (!registration.kept) {
-        await this.close(registration.reason)
-        return
+        // tell the peer and close our side, but keep reading until it closes:
+        // it may have sent on this chat before it learned the outcome
+        void this.close(registration.reason)
       }
 
       while (!this.remoteDisconnected) {
@@ -104,21 +113,23 @@ export class PeerHandler implements MessageHandler {
           break
         }
 
-        await this.handleMessage(next.value)
+        await this.handleMessage(next.value, signal)
       }
 
       await this.close()
     } catch (err: any) {
+      this.failure = err
+
       if (err instanceof PeerRejectedError) {
         this.closeReason = err.message
         this.coordinator.peerRejected(this, err.message)
         await this.close(err.message)
-      } else if (err?.name === 'InvalidMessageError') {
+      } else if (err instanceof InvalidFrameError) {
         // the chat stream already aborted itself on the bad frame
         this.closeReason = err.message
         this.coordinator.peerRejected(this, err.message)
-      } else if (signal.aborted) {
-        this.closeReason ??= 'stopped'
+      } else if (signal.aborted || this.closing != null) {
+        this.closeReason ??= 'peer is stopping'
         await this.close('peer is stopping')
       } else {
         this.closeReason ??= err.message ?? String(err)
@@ -127,13 +138,17 @@ export class PeerHandler implements MessageHandler {
       }
     } finally {
       this.state = 'closed'
-      this.onEstablished.reject(new PeerRejectedError(`chat with ${this.remotePeer} ended before hello: ${this.closeReason}`))
+      this.onEstablished.reject(this.failure ?? new ChatClosedError(`chat with ${this.remotePeer} ended before hello: ${this.closeReason}`))
       await this.stopEngineHandler()
       this.coordinator.deregister(this)
     }
   }
 
-  async handleMessage (msg: Message): Promise<void> {
+  /**
+   * Handle one message from the peer. Engine calls are raced against `signal`
+   * so a stuck engine cannot hold up a stopping node.
+   */
+  async handleMessage (msg: Message, signal?: AbortSignal): Promise<void> {
     switch (msg.type) {
       case Message.Type.DISC_HELLO:
         throw new PeerRejectedError('DISC_HELLO on an established chat')
@@ -142,19 +157,14 @@ export class PeerHandler implements MessageHandler {
         this.closeReason = `disconnected by peer: ${uint8ArrayToString(msg.payload.subarray(0, 1024))}`
         break
       case Message.Type.DISC_GET_PEERS:
-        this.sendMessage(createMessage(Message.Type.DISC_PEERS, PeersMessage.encode(this.coordinator.peersToShare())))
+        this.reply(createMessage(Message.Type.DISC_PEERS, PeersMessage.encode(this.coordinator.peersToShare())))
         break
       case Message.Type.DISC_PEERS:
         this.coordinator.peersReceived(this, decode(PeersMessage, msg.payload, 'DISC_PEERS', { limits: { peers: this.coordinator.maxPeersPerMessage } }).peers)
         break
       default:
         if (this.engineHandler != null) {
-          try {
-            await this.engineHandler.handleMessage(msg)
-          } catch (err: any) {
-            // as in v0.6: an engine error is the engine's, not a reason to drop the peer
-            this.log.error('engine failed to handle %s from %p - %e', msg.type, this.remotePeer, err)
-          }
+          await this.toEngine(this.engineHandler, msg, signal)
         }
     }
 
@@ -257,13 +267,47 @@ export class PeerHandler implements MessageHandler {
     return endpoint
   }
 
+  private async toEngine (engine: MessageHandler, msg: Message, signal?: AbortSignal): Promise<void> {
+    const handled = Promise.resolve().then(async () => { await engine.handleMessage(msg) })
+    // if we stop waiting (shutdown), a later failure must not go unhandled
+    handled.catch(() => {})
+
+    try {
+      await raceSignal(handled, signal)
+    } catch (err: any) {
+      if (signal?.aborted === true) {
+        throw err
+      }
+
+      // as in v0.6: an engine error is the engine's, not a reason to drop the peer
+      this.log.error('engine failed to handle %s from %p - %e', msg.type, this.remotePeer, err)
+    }
+  }
+
+  /** Answer the peer; a chat we are closing, or a full queue, is not a reason to fail the chat */
+  private reply (msg: Message): void {
+    try {
+      this.sendMessage(msg)
+    } catch (err: any) {
+      if (!(err instanceof ChatClosedError)) {
+        this.log('could not answer %s to %p - %e', msg.type, this.remotePeer, err)
+      }
+    }
+  }
+
   private async helloMessage (): Promise<Message> {
     return createMessage(Message.Type.DISC_HELLO, HelloMessage.encode(await this.coordinator.localHello()))
   }
 
   private async stopEngineHandler (): Promise<void> {
+    const engine = this.engineHandler
+
+    if (engine == null) {
+      return
+    }
+
     try {
-      await this.engineHandler?.stop()
+      await raceSignal(Promise.resolve().then(async () => { await engine.stop() }), AbortSignal.timeout(CLOSE_TIMEOUT))
     } catch (err: any) {
       this.log.error('engine handler for %p failed to stop - %e', this.remotePeer, err)
     }
