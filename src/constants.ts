@@ -123,3 +123,10 @@ export const DISCOVERY_TAG_VALUE = 100
 
 /** Peer store metadata key remembering a node's role across restarts. */
 export const PEER_TYPE_METADATA = 'fabric-peer-type'
+
+/** How long a transaction may take end to end: request, forwarding, engine, response. */
+export const TRANSACTION_TIMEOUT = 10_000
+
+/** Transaction streams per connection, each way: one request each, so a few in parallel. */
+export const MAX_INBOUND_TRANSACTION_STREAMS = 32
+export const MAX_OUTBOUND_TRANSACTION_STREAMS = 32

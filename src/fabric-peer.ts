@@ -15,10 +15,11 @@ import { selfEndpoint } from './endpoint.js'
 import { NotEstablishedError } from './errors.js'
 import { MemoryLedger } from './ledger.js'
 import { createMessage } from './message.js'
-import { Message, PeerEndpoint, PeersMessage } from './pb/fabric.js'
+import { Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
+import { requestTransaction, response, serveTransaction } from './transaction/transaction-protocol.js'
 import { TouchLoop } from './touch/touch-loop.js'
 import type { ChatCoordinator, Registration } from './chat/peer-handler.js'
-import type { BroadcastResult, ChatTarget, FabricPeerComponents, FabricPeerEvents, FabricPeerInit, FabricPeer as FabricPeerInterface, HandlerFactory, MessageHandler } from './index.js'
+import type { BroadcastResult, ChatTarget, Engine, FabricPeerComponents, FabricPeerEvents, FabricPeerInit, FabricPeer as FabricPeerInterface, HandlerFactory, MessageHandler } from './index.js'
 import type { Ledger } from './ledger.js'
 import type { HelloMessage } from './pb/fabric.js'
 import type { AbortOptions, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
@@ -41,6 +42,8 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   private readonly log: Logger
   private readonly address?: string
   private readonly handlerFactory?: HandlerFactory
+  private readonly engine?: Engine
+  private readonly transactionTimeout: number
   private readonly discoveryPeriod: number
   private readonly dialTimeout: number
   private readonly maxMessageSize: number
@@ -74,7 +77,9 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.validator = init.validator ?? c.VALIDATOR
     this.address = init.address
     this.ledger = init.ledger ?? new MemoryLedger()
+    this.engine = init.engine
     this.handlerFactory = init.engine?.getHandlerFactory() ?? init.handlerFactory
+    this.transactionTimeout = positive('transactionTimeout', init.transactionTimeout, c.TRANSACTION_TIMEOUT)
     this.discoveryPeriod = positive('discoveryPeriod', init.discoveryPeriod, c.DISCOVERY_PERIOD)
     this.helloTimeout = positive('helloTimeout', init.helloTimeout, c.HELLO_TIMEOUT)
     this.dialTimeout = positive('dialTimeout', init.dialTimeout, c.DIAL_TIMEOUT)
@@ -140,6 +145,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.shutdown = new AbortController()
     this.askForPeers = repeatingTask(() => { this.broadcast(createMessage(Message.Type.DISC_GET_PEERS)) }, this.discoveryPeriod)
     this.onInboundChat = this.onInboundChat.bind(this)
+    this.onTransactionStream = this.onTransactionStream.bind(this)
   }
 
   readonly [Symbol.toStringTag] = 'libp2p-fabric-peer'
@@ -159,6 +165,10 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
       maxInboundStreams: this.maxInboundStreams,
       maxOutboundStreams: this.maxOutboundStreams
     })
+    await this.components.registrar.handle(c.TRANSACTION_PROTOCOL, this.onTransactionStream, {
+      maxInboundStreams: c.MAX_INBOUND_TRANSACTION_STREAMS,
+      maxOutboundStreams: c.MAX_OUTBOUND_TRANSACTION_STREAMS
+    })
 
     await this.initDiscovery()
     this.started = true
@@ -176,6 +186,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.askForPeers.stop()
     this.touch.stop()
     await this.components.registrar.unhandle(c.CHAT_PROTOCOL)
+    await this.components.registrar.unhandle(c.TRANSACTION_PROTOCOL)
     await Promise.all([...this.running.keys()].map(async handler => { await handler.close('peer is stopping') }))
     await this.storeDiscoveryList()
     await this.discovery.flush()
@@ -278,6 +289,40 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     }
 
     handler.sendMessage(msg)
+  }
+
+  /**
+   * Fabric's `ExecuteTransaction`: a validator hands the transaction to its
+   * engine (as a CHAIN_TRANSACTION message); a non-validator forwards it to its
+   * established validators, in random order, until one answers. Never throws:
+   * failures are a FAILURE Response with the reason, within `transactionTimeout`.
+   */
+  async processTransaction (tx: Transaction, options: AbortOptions = {}): Promise<Response> {
+    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(this.transactionTimeout), options.signal])
+
+    try {
+      return this.validator ? await this.toEngine(tx, signal) : await this.toValidators(tx, signal)
+    } catch (err: any) {
+      return response(Response.StatusCode.FAILURE, signal.aborted ? `transaction ${tx.txid} timed out after ${this.transactionTimeout}ms` : `transaction ${tx.txid} failed: ${err.message}`)
+    } finally {
+      signal.clear()
+    }
+  }
+
+  /**
+   * Send a transaction to one peer over `/fabric/transaction/1.0.0` and return its Response.
+   *
+   * @throws when the peer cannot be reached or does not answer in time
+   */
+  async sendTransactionToPeer (peer: PeerId, tx: Transaction, options: AbortOptions = {}): Promise<Response> {
+    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(this.transactionTimeout), options.signal])
+
+    try {
+      const stream = await this.components.connectionManager.openStream(peer, c.TRANSACTION_PROTOCOL, { signal })
+      return await requestTransaction(stream, tx, { maxMessageSize: this.maxMessageSize, signal })
+    } finally {
+      signal.clear()
+    }
   }
 
   // ChatCoordinator: called by each PeerHandler
@@ -421,6 +466,46 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     }
 
     this.runChat(stream, connection.remotePeer)
+  }
+
+  private onTransactionStream (stream: Stream, connection: Connection): void {
+    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(this.transactionTimeout)])
+    this.log.trace('transaction stream from %p', connection.remotePeer)
+    void serveTransaction(stream, async (tx, options) => this.processTransaction(tx, options), { maxMessageSize: this.maxMessageSize, signal }, this.log)
+      .finally(() => { signal.clear() })
+  }
+
+  private async toEngine (tx: Transaction, signal: AbortSignal): Promise<Response> {
+    if (this.engine == null) {
+      return response(Response.StatusCode.FAILURE, 'this validator has no engine to process transactions')
+    }
+
+    const msg = createMessage(Message.Type.CHAIN_TRANSACTION, Transaction.encode(tx))
+    return raceSignal(Promise.resolve(this.engine.processTransactionMessage(msg, tx)), signal)
+  }
+
+  private async toValidators (tx: Transaction, signal: AbortSignal): Promise<Response> {
+    const validators = [...this.handlers.values()]
+      .filter(h => h.to().type === PeerEndpoint.Type.VALIDATOR)
+      .map(h => h.remotePeer)
+    const failures: string[] = []
+
+    for (const validator of sample(validators, validators.length)) {
+      try {
+        return await this.sendTransactionToPeer(validator, tx, { signal })
+      } catch (err: any) {
+        if (signal.aborted) {
+          throw err
+        }
+
+        failures.push(`${validator}: ${err.message}`)
+        this.log('forwarding %s to %p failed, trying another validator - %e', tx.txid, validator, err)
+      }
+    }
+
+    return response(Response.StatusCode.FAILURE, validators.length === 0
+      ? 'no validator is connected to forward the transaction to'
+      : `no validator took the transaction: ${failures.join('; ')}`)
   }
 
   private async dial (peerId: PeerId, target: PeerId | Multiaddr[]): Promise<PeerEndpoint> {

@@ -224,6 +224,14 @@ export interface FabricPeerInit {
   dialTimeout?: number
 
   /**
+   * How long a transaction may take end to end (`processTransaction`,
+   * `sendTransactionToPeer`, and serving one), in ms.
+   *
+   * @default 10000
+   */
+  transactionTimeout?: number
+
+  /**
    * Chat streams a single connection may open to us.
    *
    * @default 4
@@ -321,6 +329,14 @@ export interface FabricPeer extends MessageHandlerCoordinator, TypedEventTarget<
   chatWithPeer(target: ChatTarget, options?: AbortOptions): Promise<PeerEndpoint>
   /** Whether there is an established chat with this peer */
   isEstablished(peer: PeerId): boolean
+  /**
+   * Submit a transaction: a validator gives it to its engine, a non-validator
+   * forwards it to a connected validator. Resolves with a Response, FAILURE
+   * with the reason when it could not be processed; never rejects.
+   */
+  processTransaction(tx: Transaction, options?: AbortOptions): Promise<Response>
+  /** Send a transaction to one peer and return its Response; rejects if the peer cannot be reached */
+  sendTransactionToPeer(peer: PeerId, tx: Transaction, options?: AbortOptions): Promise<Response>
   /** The discovery list */
   readonly discovery: Discovery
   /** Write the discovery list to the datastore now */
@@ -372,6 +388,7 @@ export type { TouchTick } from './touch/touch-loop.js'
 export { MemoryLedger } from './ledger.js'
 export type { Ledger } from './ledger.js'
 export { createMessage, timestampNow } from './message.js'
+export { response, responseText } from './transaction/transaction-protocol.js'
 export { ChatClosedError, InvalidFrameError, NotEstablishedError, PeerRejectedError, SendQueueFullError } from './errors.js'
 export { BlockchainInfo, HelloMessage, Message, PeerEndpoint, PeerID, PeersAddresses, PeersMessage, Response, Timestamp, Transaction } from './pb/fabric.js'
 export * from './constants.js'

@@ -1531,3 +1531,663 @@ export namespace Response {
     return streamMessage(buf, Response.codec(), opts)
   }
 }
+
+export interface Block {
+  version: number
+  timestamp?: Timestamp
+  transactions: Transaction[]
+  stateHash: Uint8Array<ArrayBuffer>
+  previousBlockHash: Uint8Array<ArrayBuffer>
+  consensusMetadata: Uint8Array<ArrayBuffer>
+}
+
+export namespace Block {
+  let _codec: Codec<Block>
+
+  export const codec = (): Codec<Block> => {
+    if (_codec == null) {
+      _codec = message<Block>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if (obj.timestamp != null) {
+          w.uint32(18)
+          Timestamp.codec().encode(obj.timestamp, w)
+        }
+
+        if (obj.transactions != null && obj.transactions.length > 0) {
+          for (const value of obj.transactions) {
+            w.uint32(26)
+            Transaction.codec().encode(value, w)
+          }
+        }
+
+        if ((obj.stateHash != null && obj.stateHash.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.stateHash)
+        }
+
+        if ((obj.previousBlockHash != null && obj.previousBlockHash.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.previousBlockHash)
+        }
+
+        if ((obj.consensusMetadata != null && obj.consensusMetadata.byteLength > 0)) {
+          w.uint32(50)
+          w.bytes(obj.consensusMetadata)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          transactions: [],
+          stateHash: uint8ArrayAlloc(0),
+          previousBlockHash: uint8ArrayAlloc(0),
+          consensusMetadata: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.timestamp = Timestamp.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.timestamp
+              })
+              break
+            }
+            case 3: {
+              if (opts.limits?.transactions != null && obj.transactions.length === opts.limits.transactions) {
+                throw new MaxLengthError('Decode error - repeated field "transactions" had too many elements')
+              }
+
+              obj.transactions.push(Transaction.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.transactions$
+              }))
+              break
+            }
+            case 4: {
+              obj.stateHash = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.previousBlockHash = reader.bytes()
+              break
+            }
+            case 6: {
+              obj.consensusMetadata = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          transactions: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield * Timestamp.codec().stream(reader, reader.uint32(), `${prefix}.timestamp`, {
+                limits: opts.limits?.timestamp
+              })
+
+              break
+            }
+            case 3: {
+              if (opts.limits?.transactions != null && obj.transactions === opts.limits.transactions) {
+                throw new MaxLengthError('Streaming decode error - repeated field "transactions" had too many elements')
+              }
+
+              for (const evt of Transaction.codec().stream(reader, reader.uint32(), `${prefix}.transactions[]`, {
+                limits: opts.limits?.transactions$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.transactions
+                }
+              }
+
+              obj.transactions++
+
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.stateHash`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.previousBlockHash`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.consensusMetadata`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface BlockVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface BlockTimestampSecondsFieldEvent {
+    field: '$.timestamp.seconds'
+    value: number
+  }
+
+  export interface BlockTimestampNanosFieldEvent {
+    field: '$.timestamp.nanos'
+    value: number
+  }
+
+  export interface BlockTransactionsTypeFieldEvent {
+    field: '$.transactions[].type'
+    value: Transaction.Type
+    index: number
+  }
+
+  export interface BlockTransactionsChaincodeIDFieldEvent {
+    field: '$.transactions[].chaincodeID'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface BlockTransactionsPayloadFieldEvent {
+    field: '$.transactions[].payload'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface BlockTransactionsMetadataFieldEvent {
+    field: '$.transactions[].metadata'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface BlockTransactionsTxidFieldEvent {
+    field: '$.transactions[].txid'
+    value: string
+    index: number
+  }
+
+  export interface BlockTransactionsTimestampSecondsFieldEvent {
+    field: '$.transactions[].timestamp.seconds'
+    value: number
+    index: number
+  }
+
+  export interface BlockTransactionsTimestampNanosFieldEvent {
+    field: '$.transactions[].timestamp.nanos'
+    value: number
+    index: number
+  }
+
+  export interface BlockTransactionsNonceFieldEvent {
+    field: '$.transactions[].nonce'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface BlockTransactionsCertFieldEvent {
+    field: '$.transactions[].cert'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface BlockTransactionsSignatureFieldEvent {
+    field: '$.transactions[].signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface BlockStateHashFieldEvent {
+    field: '$.stateHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface BlockPreviousBlockHashFieldEvent {
+    field: '$.previousBlockHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface BlockConsensusMetadataFieldEvent {
+    field: '$.consensusMetadata'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Block>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Block.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Block>): Block {
+    return decodeMessage(buf, Block.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Block>): Generator<BlockVersionFieldEvent | BlockTimestampSecondsFieldEvent | BlockTimestampNanosFieldEvent | BlockTransactionsTypeFieldEvent | BlockTransactionsChaincodeIDFieldEvent | BlockTransactionsPayloadFieldEvent | BlockTransactionsMetadataFieldEvent | BlockTransactionsTxidFieldEvent | BlockTransactionsTimestampSecondsFieldEvent | BlockTransactionsTimestampNanosFieldEvent | BlockTransactionsNonceFieldEvent | BlockTransactionsCertFieldEvent | BlockTransactionsSignatureFieldEvent | BlockStateHashFieldEvent | BlockPreviousBlockHashFieldEvent | BlockConsensusMetadataFieldEvent> {
+    return streamMessage(buf, Block.codec(), opts)
+  }
+}
+
+export interface SyncBlockRange {
+  correlationId: number
+  start: number
+  end: number
+}
+
+export namespace SyncBlockRange {
+  let _codec: Codec<SyncBlockRange>
+
+  export const codec = (): Codec<SyncBlockRange> => {
+    if (_codec == null) {
+      _codec = message<SyncBlockRange>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.correlationId != null && obj.correlationId !== 0)) {
+          w.uint32(8)
+          w.uint64Number(obj.correlationId)
+        }
+
+        if ((obj.start != null && obj.start !== 0)) {
+          w.uint32(16)
+          w.uint64Number(obj.start)
+        }
+
+        if ((obj.end != null && obj.end !== 0)) {
+          w.uint32(24)
+          w.uint64Number(obj.end)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          correlationId: 0,
+          start: 0,
+          end: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.correlationId = reader.uint64Number()
+              break
+            }
+            case 2: {
+              obj.start = reader.uint64Number()
+              break
+            }
+            case 3: {
+              obj.end = reader.uint64Number()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.correlationId`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.start`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.end`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncBlockRangeCorrelationIdFieldEvent {
+    field: '$.correlationId'
+    value: number
+  }
+
+  export interface SyncBlockRangeStartFieldEvent {
+    field: '$.start'
+    value: number
+  }
+
+  export interface SyncBlockRangeEndFieldEvent {
+    field: '$.end'
+    value: number
+  }
+
+  export function encode (obj: Partial<SyncBlockRange>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncBlockRange.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncBlockRange>): SyncBlockRange {
+    return decodeMessage(buf, SyncBlockRange.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncBlockRange>): Generator<SyncBlockRangeCorrelationIdFieldEvent | SyncBlockRangeStartFieldEvent | SyncBlockRangeEndFieldEvent> {
+    return streamMessage(buf, SyncBlockRange.codec(), opts)
+  }
+}
+
+export interface SyncBlocks {
+  range?: SyncBlockRange
+  blocks: Block[]
+}
+
+export namespace SyncBlocks {
+  let _codec: Codec<SyncBlocks>
+
+  export const codec = (): Codec<SyncBlocks> => {
+    if (_codec == null) {
+      _codec = message<SyncBlocks>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.range != null) {
+          w.uint32(10)
+          SyncBlockRange.codec().encode(obj.range, w)
+        }
+
+        if (obj.blocks != null && obj.blocks.length > 0) {
+          for (const value of obj.blocks) {
+            w.uint32(18)
+            Block.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          blocks: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.range = SyncBlockRange.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.range
+              })
+              break
+            }
+            case 2: {
+              if (opts.limits?.blocks != null && obj.blocks.length === opts.limits.blocks) {
+                throw new MaxLengthError('Decode error - repeated field "blocks" had too many elements')
+              }
+
+              obj.blocks.push(Block.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.blocks$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          blocks: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield * SyncBlockRange.codec().stream(reader, reader.uint32(), `${prefix}.range`, {
+                limits: opts.limits?.range
+              })
+
+              break
+            }
+            case 2: {
+              if (opts.limits?.blocks != null && obj.blocks === opts.limits.blocks) {
+                throw new MaxLengthError('Streaming decode error - repeated field "blocks" had too many elements')
+              }
+
+              for (const evt of Block.codec().stream(reader, reader.uint32(), `${prefix}.blocks[]`, {
+                limits: opts.limits?.blocks$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.blocks
+                }
+              }
+
+              obj.blocks++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncBlocksRangeCorrelationIdFieldEvent {
+    field: '$.range.correlationId'
+    value: number
+  }
+
+  export interface SyncBlocksRangeStartFieldEvent {
+    field: '$.range.start'
+    value: number
+  }
+
+  export interface SyncBlocksRangeEndFieldEvent {
+    field: '$.range.end'
+    value: number
+  }
+
+  export interface SyncBlocksBlocksVersionFieldEvent {
+    field: '$.blocks[].version'
+    value: number
+    index: number
+  }
+
+  export interface SyncBlocksBlocksTimestampSecondsFieldEvent {
+    field: '$.blocks[].timestamp.seconds'
+    value: number
+    index: number
+  }
+
+  export interface SyncBlocksBlocksTimestampNanosFieldEvent {
+    field: '$.blocks[].timestamp.nanos'
+    value: number
+    index: number
+  }
+
+  export interface SyncBlocksBlocksTransactionsTypeFieldEvent {
+    field: '$.blocks[].transactions[].type'
+    value: Transaction.Type
+    index: number
+  }
+
+  export interface SyncBlocksBlocksTransactionsChaincodeIDFieldEvent {
+    field: '$.blocks[].transactions[].chaincodeID'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncBlocksBlocksTransactionsPayloadFieldEvent {
+    field: '$.blocks[].transactions[].payload'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncBlocksBlocksTransactionsMetadataFieldEvent {
+    field: '$.blocks[].transactions[].metadata'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncBlocksBlocksTransactionsTxidFieldEvent {
+    field: '$.blocks[].transactions[].txid'
+    value: string
+    index: number
+  }
+
+  export interface SyncBlocksBlocksTransactionsTimestampSecondsFieldEvent {
+    field: '$.blocks[].transactions[].timestamp.seconds'
+    value: number
+    index: number
+  }
+
+  export interface SyncBlocksBlocksTransactionsTimestampNanosFieldEvent {
+    field: '$.blocks[].transactions[].timestamp.nanos'
+    value: number
+    index: number
+  }
+
+  export interface SyncBlocksBlocksTransactionsNonceFieldEvent {
+    field: '$.blocks[].transactions[].nonce'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncBlocksBlocksTransactionsCertFieldEvent {
+    field: '$.blocks[].transactions[].cert'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncBlocksBlocksTransactionsSignatureFieldEvent {
+    field: '$.blocks[].transactions[].signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncBlocksBlocksStateHashFieldEvent {
+    field: '$.blocks[].stateHash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncBlocksBlocksPreviousBlockHashFieldEvent {
+    field: '$.blocks[].previousBlockHash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncBlocksBlocksConsensusMetadataFieldEvent {
+    field: '$.blocks[].consensusMetadata'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export function encode (obj: Partial<SyncBlocks>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncBlocks.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncBlocks>): SyncBlocks {
+    return decodeMessage(buf, SyncBlocks.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncBlocks>): Generator<SyncBlocksRangeCorrelationIdFieldEvent | SyncBlocksRangeStartFieldEvent | SyncBlocksRangeEndFieldEvent | SyncBlocksBlocksVersionFieldEvent | SyncBlocksBlocksTimestampSecondsFieldEvent | SyncBlocksBlocksTimestampNanosFieldEvent | SyncBlocksBlocksTransactionsTypeFieldEvent | SyncBlocksBlocksTransactionsChaincodeIDFieldEvent | SyncBlocksBlocksTransactionsPayloadFieldEvent | SyncBlocksBlocksTransactionsMetadataFieldEvent | SyncBlocksBlocksTransactionsTxidFieldEvent | SyncBlocksBlocksTransactionsTimestampSecondsFieldEvent | SyncBlocksBlocksTransactionsTimestampNanosFieldEvent | SyncBlocksBlocksTransactionsNonceFieldEvent | SyncBlocksBlocksTransactionsCertFieldEvent | SyncBlocksBlocksTransactionsSignatureFieldEvent | SyncBlocksBlocksStateHashFieldEvent | SyncBlocksBlocksPreviousBlockHashFieldEvent | SyncBlocksBlocksConsensusMetadataFieldEvent> {
+    return streamMessage(buf, SyncBlocks.codec(), opts)
+  }
+}
