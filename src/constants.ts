@@ -130,3 +130,9 @@ export const TRANSACTION_TIMEOUT = 10_000
 /** Transaction streams per connection, each way: one request each, so a few in parallel. */
 export const MAX_INBOUND_TRANSACTION_STREAMS = 32
 export const MAX_OUTBOUND_TRANSACTION_STREAMS = 32
+
+/** Blocks in one SYNC_BLOCKS answer of the reference engine; a peer further behind asks again. */
+export const MAX_BLOCKS_PER_SYNC = 100
+
+/** Blocks the reference engine holds that arrived ahead of its chain, waiting for the gap to fill. */
+export const MAX_PENDING_BLOCKS = 1_000

@@ -171,6 +171,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     })
 
     await this.initDiscovery()
+    await this.engine?.start?.(this)
     this.started = true
     this.askForPeers.start()
     this.touch.start()
@@ -185,6 +186,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.started = false
     this.askForPeers.stop()
     this.touch.stop()
+    await this.engine?.stop?.()
     await this.components.registrar.unhandle(c.CHAT_PROTOCOL)
     await this.components.registrar.unhandle(c.TRANSACTION_PROTOCOL)
     await Promise.all([...this.running.keys()].map(async handler => { await handler.close('peer is stopping') }))

@@ -371,6 +371,10 @@ export interface Engine {
   /** Handle a transaction submitted to this validator, as a CHAIN_TRANSACTION message */
   processTransactionMessage(msg: Message, tx: Transaction): Response | Promise<Response>
   getHandlerFactory(): HandlerFactory
+  /** Called when the peer starts, with the peer (Fabric's EngineFactory got it the same way) */
+  start?(peer: FabricPeer): void | Promise<void>
+  /** Called when the peer stops, before its chats close */
+  stop?(): void | Promise<void>
 }
 
 /**
@@ -385,10 +389,12 @@ export type { ChatSender, ChatStreamInit } from './chat/chat-stream.js'
 export { Discovery } from './discovery/discovery.js'
 export type { DiscoveryNode, NodeRef } from './discovery/discovery.js'
 export type { TouchTick } from './touch/touch-loop.js'
-export { MemoryLedger } from './ledger.js'
+export { BlockOutOfOrderError, blockHash, DatastoreLedger, MemoryLedger } from './ledger.js'
+export { NoopsEngine, noopsEngine } from './engine/noops.js'
+export type { NoopsEngineInit } from './engine/noops.js'
 export type { Ledger } from './ledger.js'
 export { createMessage, timestampNow } from './message.js'
 export { response, responseText } from './transaction/transaction-protocol.js'
 export { ChatClosedError, InvalidFrameError, NotEstablishedError, PeerRejectedError, SendQueueFullError } from './errors.js'
-export { BlockchainInfo, HelloMessage, Message, PeerEndpoint, PeerID, PeersAddresses, PeersMessage, Response, Timestamp, Transaction } from './pb/fabric.js'
+export { Block, BlockchainInfo, HelloMessage, Message, PeerEndpoint, PeerID, PeersAddresses, PeersMessage, Response, SyncBlockRange, SyncBlocks, Timestamp, Transaction } from './pb/fabric.js'
 export * from './constants.js'

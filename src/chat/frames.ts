@@ -59,26 +59,55 @@ export class FrameDecoder {
   }
 
   private readPrefix (): { length: number, prefix: number } | undefined {
-    let length = 0
+    return readLengthPrefix(this.buffer, this.maxFrameLength)
+  }
+}
 
-    for (let i = 0; i < MAX_PREFIX_BYTES; i++) {
-      if (i === this.buffer.byteLength) {
-        return undefined
-      }
+/**
+ * The frame length at the start of `buf` and the bytes its prefix takes;
+ * undefined while the prefix is incomplete.
+ *
+ * @throws {InvalidMessageError} when the prefix shows a frame over maxFrameLength, or runs past MAX_PREFIX_BYTES
+ */
+export function readLengthPrefix (buf: Uint8ArrayList, maxFrameLength: number): { length: number, prefix: number } | undefined {
+  let length = 0
 
-      const byte = this.buffer.get(i)
-      length += (byte & 0x7f) * 2 ** (7 * i)
-
-      if (length > this.maxFrameLength) {
-        throw new InvalidMessageError(`Frame of ${byte < 0x80 ? '' : 'at least '}${length} bytes exceeds the limit of ${this.maxFrameLength}`)
-      }
-
-      if (byte < 0x80) {
-        return { length, prefix: i + 1 }
-      }
+  for (let i = 0; i < MAX_PREFIX_BYTES; i++) {
+    if (i === buf.byteLength) {
+      return undefined
     }
 
-    throw new InvalidMessageError(`Frame length prefix is longer than ${MAX_PREFIX_BYTES} bytes`)
+    const byte = buf.get(i)
+    length += (byte & 0x7f) * 2 ** (7 * i)
+
+    if (length > maxFrameLength) {
+      throw new InvalidMessageError(`Frame of ${byte < 0x80 ? '' : 'at least '}${length} bytes exceeds the limit of ${maxFrameLength}`)
+    }
+
+    if (byte < 0x80) {
+      return { length, prefix: i + 1 }
+    }
+  }
+
+  throw new InvalidMessageError(`Frame length prefix is longer than ${MAX_PREFIX_BYTES} bytes`)
+}
+
+/**
+ * A `lengthDecoder` for @libp2p/utils' lpStream/pbStream. Theirs treats an
+ * unterminated varint as "read another byte" for ever (its length-of-length
+ * limit is checked only after a successful decode); this one fails as soon as
+ * the prefix cannot be valid. Incomplete prefixes are a RangeError, which
+ * lpStream takes as "read another byte".
+ */
+export function boundedLengthDecoder (maxFrameLength: number): (buf: Uint8ArrayList) => number {
+  return (buf) => {
+    const head = readLengthPrefix(buf, maxFrameLength)
+
+    if (head == null) {
+      throw new RangeError('incomplete length prefix')
+    }
+
+    return head.length
   }
 }
 

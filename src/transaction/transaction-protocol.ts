@@ -1,8 +1,10 @@
 import { pbStream } from '@libp2p/utils'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { boundedLengthDecoder } from '../chat/frames.js'
 import { Response, Transaction } from '../pb/fabric.js'
 import type { AbortOptions, Logger, Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** A Response with a human-readable message */
 export function response (status: Response.StatusCode, message: string): Response {
@@ -26,7 +28,7 @@ export interface TransactionStreamOptions {
  * or does not decode aborts the stream; nothing escapes.
  */
 export async function serveTransaction (stream: Stream, process: (tx: Transaction, options: AbortOptions) => Promise<Response>, options: TransactionStreamOptions, log: Logger): Promise<void> {
-  const pb = pbStream(stream, { maxDataLength: options.maxMessageSize })
+  const pb = pbStream(stream, lengthLimits(options.maxMessageSize))
 
   try {
     const tx = await pb.read(Transaction, { signal: options.signal })
@@ -45,7 +47,7 @@ export async function serveTransaction (stream: Stream, process: (tx: Transactio
  * @throws when the stream fails, the answer does not decode, or the signal aborts
  */
 export async function requestTransaction (stream: Stream, tx: Transaction, options: TransactionStreamOptions): Promise<Response> {
-  const pb = pbStream(stream, { maxDataLength: options.maxMessageSize })
+  const pb = pbStream(stream, lengthLimits(options.maxMessageSize))
 
   try {
     await pb.write(tx, Transaction, { signal: options.signal })
@@ -56,4 +58,8 @@ export async function requestTransaction (stream: Stream, tx: Transaction, optio
     stream.abort(err)
     throw err
   }
+}
+
+function lengthLimits (maxMessageSize: number): { maxDataLength: number, lengthDecoder: (buf: Uint8ArrayList) => number } {
+  return { maxDataLength: maxMessageSize, lengthDecoder: boundedLengthDecoder(maxMessageSize) }
 }
