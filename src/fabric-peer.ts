@@ -9,7 +9,7 @@ import { compare as uint8ArrayCompare } from 'uint8arrays/compare'
 import { ChatStream } from './chat/chat-stream.js'
 import { PeerHandler } from './chat/peer-handler.js'
 import * as c from './constants.js'
-import { Discovery, rememberedType, sample } from './discovery/discovery.js'
+import { Discovery, peerIdOf, rememberedType, sample } from './discovery/discovery.js'
 import { DiscoveryListStore } from './discovery/persistence.js'
 import { selfEndpoint } from './endpoint.js'
 import { NotEstablishedError } from './errors.js'
@@ -35,6 +35,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   readonly ledger: Ledger
   readonly helloTimeout: number
   readonly maxPeersPerMessage: number
+  readonly peerExchangeInterval: number
   /** The discovery list: root nodes, the persisted list and what peers told us */
   readonly discovery: Discovery
 
@@ -91,6 +92,8 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.maxOutboundStreams = positive('maxOutboundStreams', init.maxOutboundStreams, c.MAX_OUTBOUND_CHAT_STREAMS)
 
     this.maxPeersPerMessage = positive('maxPeersPerMessage', init.maxPeersPerMessage, c.MAX_PEERS_PER_MESSAGE)
+    // peers ask every discoveryPeriod; more often than twice that is a flood
+    this.peerExchangeInterval = this.discoveryPeriod / 2
     this.rootNodes = parseRootNodes(init.rootNodes)
     const persist = init.persist ?? c.PERSIST
 
@@ -170,10 +173,15 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
       maxOutboundStreams: c.MAX_OUTBOUND_TRANSACTION_STREAMS
     })
 
+    this.listStore?.open()
     await this.initDiscovery()
     await this.engine?.start?.(this)
     this.started = true
     this.askForPeers.start()
+  }
+
+  /** The touch loop starts once libp2p listens, so our hellos carry a dialable address */
+  afterStart (): void {
     this.touch.start()
   }
 
@@ -190,7 +198,8 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     await this.components.registrar.unhandle(c.CHAT_PROTOCOL)
     await this.components.registrar.unhandle(c.TRANSACTION_PROTOCOL)
     await Promise.all([...this.running.keys()].map(async handler => { await handler.close('peer is stopping') }))
-    await this.storeDiscoveryList()
+    // write a pending change now; nothing is written after this
+    await this.listStore?.close()
     await this.discovery.flush()
   }
 
@@ -442,15 +451,25 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
    * remembers), then the root nodes. The touch loop's first tick chats with them.
    */
   private async initDiscovery (): Promise<void> {
+    const persisted = new Map<string, Multiaddr[]>()
+
     for (const address of await this.loadDiscoveryList()) {
       try {
         const addr = multiaddr(address)
-        const id = addr.getComponents().findLast(c => c.name === 'p2p')?.value
-        const type = id == null ? PeerEndpoint.Type.UNDEFINED : await rememberedType(this.components.peerStore, peerIdFromString(id))
-        this.discovery.addNode(addr, type)
+        const id = peerIdOf(addr)?.toString()
+
+        if (id != null) {
+          persisted.set(id, [...(persisted.get(id) ?? []), addr])
+        }
       } catch (err: any) {
         this.log('skipping persisted address %s - %s', address, err.message)
       }
+    }
+
+    // one peer store read per node for the role it remembers
+    for (const [id, addrs] of persisted) {
+      const type = await rememberedType(this.components.peerStore, peerIdFromString(id))
+      addrs.forEach(addr => this.discovery.addNode(addr, type))
     }
 
     for (const addr of this.rootNodes) {
@@ -458,7 +477,6 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     }
 
     this.log('discovery starts with %d nodes (%d root nodes)', this.discovery.size, this.rootNodes.length)
-    this.discovery.announceAll()
   }
 
   private onInboundChat (stream: Stream, connection: Connection): void {

@@ -157,6 +157,68 @@ describe('Discovery: what v0.6 got wrong', () => {
   })
 })
 
+describe('Discovery: what a node says of itself outranks gossip', () => {
+  const endpoint = (id: PeerId, address: string, type = PeerEndpoint.Type.VALIDATOR): PeerEndpoint => ({ ID: { name: id.toString() }, address, type, pkiID: new Uint8Array(0) })
+
+  it('gossip cannot change a role the node confirmed in its hello, but may fill in an unknown one', async () => {
+    const { d } = await discovery()
+    const [v, u] = [await randomPeerId(), await randomPeerId()]
+    d.addEndpoint(endpoint(v, await addrOf(1, v)), true)
+    d.addEndpoint(endpoint(v, await addrOf(1, v), PeerEndpoint.Type.NON_VALIDATOR))
+    assert.equal(d.get(v)?.type, PeerEndpoint.Type.VALIDATOR)
+
+    d.addNode(await addrOf(2, u))
+    d.addEndpoint(endpoint(u, await addrOf(2, u), PeerEndpoint.Type.NON_VALIDATOR))
+    assert.equal(d.get(u)?.type, PeerEndpoint.Type.NON_VALIDATOR)
+  })
+
+  it('gossip cannot evict a root node\'s configured address', async () => {
+    const { d } = await discovery()
+    const id = await randomPeerId()
+    const configured = await addrOf(7051, id)
+    d.addNode(configured, PeerEndpoint.Type.UNDEFINED, true)
+
+    for (let port = 1; port <= 20; port++) {
+      d.addEndpoint(endpoint(id, await addrOf(port, id)))
+    }
+
+    assert.equal(d.get(id)?.addresses.length, 8)
+    assert.ok(d.get(id)?.addresses.some(a => a.toString() === configured))
+  })
+
+  it('a full list still admits root nodes and peers that said hello, in place of gossip; gossip cannot evict', async () => {
+    const { d } = await discovery(3)
+    const gossiped = await Promise.all([1, 2, 3].map(async () => randomPeerId()))
+    for (const [i, id] of gossiped.entries()) d.addEndpoint(endpoint(id, await addrOf(i + 1, id)))
+    assert.equal(d.size, 3)
+
+    const late = await randomPeerId()
+    assert.equal(d.addEndpoint(endpoint(late, await addrOf(9, late))), false, 'gossip evicted gossip')
+
+    const hello = await randomPeerId()
+    assert.equal(d.addEndpoint(endpoint(hello, await addrOf(10, hello)), true), true)
+    const root = await randomPeerId()
+    assert.equal(d.addNode(await addrOf(11, root), PeerEndpoint.Type.UNDEFINED, true), true)
+    assert.equal(d.size, 3)
+    assert.ok(d.findNode(hello) && d.findNode(root))
+
+    // now only one gossip node is left to give way; then nothing can
+    const another = await randomPeerId()
+    assert.equal(d.addEndpoint(endpoint(another, await addrOf(12, another)), true), true)
+    const oneMore = await randomPeerId()
+    assert.equal(d.addEndpoint(endpoint(oneMore, await addrOf(13, oneMore)), true), false)
+  })
+
+  it('findNode and removeNode take a bare PeerId string too', async () => {
+    const { d } = await discovery()
+    const id = await randomPeerId()
+    d.addNode(await addrOf(1, id))
+    assert.equal(d.findNode(id.toString()), true)
+    assert.equal(d.removeNode(id.toString()), true)
+    assert.equal(d.findNode(id), false)
+  })
+})
+
 describe('Discovery in a libp2p node', () => {
   const nodes: FabricNode[] = []
   after(async () => { await stopAll(nodes) })

@@ -100,6 +100,21 @@ describe('persisted discovery list', () => {
     assert.equal(await datastore.has(LIST), false)
   })
 
+  it('nothing is written after stop, when the datastore may already be closed', async () => {
+    const { datastore, writes } = countingDatastore()
+    const node = await createNode({ datastore, fabric: { persistDelay: 10, touchPeriod: 0 } })
+    nodes.push(node)
+    const [a, b] = await someAddresses(2)
+    node.services.fabric.discovery.addNode(a)
+    await node.stop()
+    const afterStop = writes()
+
+    node.services.fabric.discovery.addNode(b)
+    await new Promise(resolve => setTimeout(resolve, 100))
+    assert.equal(writes(), afterStop)
+    assert.ok(afterStop >= 1, 'the change before stop was written')
+  })
+
   it('a corrupt list is ignored: the node starts with its root nodes', async () => {
     const datastore = new MemoryDatastore()
     await datastore.put(LIST, Uint8Array.of(0x0a, 0xff, 0xff, 0xff, 0x01))

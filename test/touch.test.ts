@@ -105,13 +105,15 @@ describe('touch loop', () => {
 
     for (const n of nvps) {
       const types = [...chats(n).values()]
-      assert.ok(types.length >= 2, `an NVP has ${types.length} chats`)
+      // validators do not dial non-validators, so these are the NVP's own dials: minValidators, not the mesh
+      assert.equal(types.length, 2, `an NVP has ${types.length} chats`)
       assert.ok(types.every(t => t === PeerEndpoint.Type.VALIDATOR), 'an NVP chats with another NVP')
     }
   })
 
   it('a dead address is retried with growing gaps and expires after expireAfter', async () => {
-    const node = await createNode({ fabric: { touchPeriod: 50, dialBackoffInitial: 100, expireAfter: 4_000, dialTimeout: 1_000 } })
+    const deadRoot = await deadAddress()
+    const node = await createNode({ fabric: { rootNodes: [deadRoot], touchPeriod: 50, dialBackoffInitial: 100, expireAfter: 4_000, dialTimeout: 1_000 } })
     running.push(node)
     const dead = await deadAddress()
     const deadId = dead.split('/p2p/')[1]
@@ -134,6 +136,9 @@ describe('touch loop', () => {
     assert.ok(gaps.at(-1)! > gaps[0], `gaps ${gaps.join(', ')}`)
     assert.ok(expiredAt - started >= 4_000, 'expired before expireAfter')
     assert.equal(node.services.fabric.discovery.findNode(dead), false)
+    // a root node is configured, not learned: it is retried (backed off) but never expires
+    assert.equal(node.services.fabric.discovery.findNode(deadRoot), true)
+    assert.ok(node.services.fabric.discovery.get(deadRoot)!.failures >= 3)
   })
 })
 
@@ -153,30 +158,52 @@ describe('peer exchange limits', () => {
     assert.equal(target.services.fabric.discovery.size, sizeBefore)
   })
 
-  it('many DISC_PEERS full of valid endpoints fill the list only to its cap, and the touch loop still dials at most touchMaxNodes per tick', async () => {
-    const target = await createNode({ fabric: { touchPeriod: 100, touchMaxNodes: 5, maxDiscoveryEntries: 1_500, maxPeersPerMessage: 1_000, dialTimeout: 500 } })
+  it('DISC_PEERS floods are throttled, valid gossip fills the list only to its cap, and real dials per tick stay within touchMaxNodes', async () => {
+    // peerExchangeInterval = discoveryPeriod / 2 = 1 s
+    const target = await createNode({ fabric: { discoveryPeriod: 2_000, touchPeriod: 100, touchMaxNodes: 5, maxDiscoveryEntries: 1_500, maxPeersPerMessage: 1_000, dialTimeout: 500 } })
     const fake = await FakePeer.create()
     running.push(target, fake)
-    const ticks: TouchTick[] = []
-    target.services.fabric.addEventListener('touch', (evt) => { ticks.push(evt.detail) })
+    const fabric = target.services.fabric
+
+    // count the dials the touch loop really makes, not what it reports
+    const dialTimes: number[] = []
+    const tickTimes: number[] = []
+    const chatWithPeer = fabric.chatWithPeer.bind(fabric)
+    fabric.chatWithPeer = async (peer, options) => { dialTimes.push(performance.now()); return chatWithPeer(peer, options) }
+    fabric.addEventListener('touch', () => { tickTimes.push(performance.now()) })
     await fake.hello(target.getMultiaddrs())
 
-    for (let batch = 0; batch < 4; batch++) {
-      const peers = await Promise.all(Array.from({ length: 1_000 }, async (_, i) => {
+    const batch = async (): Promise<Uint8Array> => PeersMessage.encode({
+      peers: await Promise.all(Array.from({ length: 1_000 }, async (_, i) => {
         const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
         return { ID: { name: id }, address: `/ip4/127.0.0.1/tcp/${1 + i}/p2p/${id}`, type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }
       }))
-      fake.send(createMessage(Message.Type.DISC_PEERS, PeersMessage.encode({ peers })))
+    })
+    const batches = await Promise.all([batch(), batch(), batch(), batch()])
+
+    // a burst: the second message arrives within peerExchangeInterval and is ignored
+    fake.send(createMessage(Message.Type.DISC_PEERS, batches[0]))
+    fake.send(createMessage(Message.Type.DISC_PEERS, batches[1]))
+    await waitFor(() => fabric.discovery.size >= 1_000, 'the first batch')
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.ok(fabric.discovery.size < 1_100, `${fabric.discovery.size} nodes: the burst was not throttled`)
+
+    // spaced out, the rest is taken until the cap
+    for (const b of batches.slice(2)) {
+      await new Promise(resolve => setTimeout(resolve, 1_100))
+      fake.send(createMessage(Message.Type.DISC_PEERS, b))
     }
+    await waitFor(() => fabric.discovery.size >= 1_500, 'the list to fill', 10_000)
+    await new Promise(resolve => setTimeout(resolve, 800))
 
-    await waitFor(() => target.services.fabric.discovery.size >= 1_500, 'the list to fill', 10_000)
-    await new Promise(resolve => setTimeout(resolve, 600))
-
-    assert.equal(target.services.fabric.discovery.size, 1_500)
-    assert.ok(ticks.length >= 3)
-    assert.ok(ticks.every(t => t.dialed.length <= 5), `a tick dialed ${Math.max(...ticks.map(t => t.dialed.length))}`)
-    assert.ok(ticks.some(t => t.missing > 1_000 && t.dialed.length === 5))
+    assert.equal(fabric.discovery.size, 1_500)
+    assert.ok(tickTimes.length >= 5)
+    for (let i = 0; i + 1 < tickTimes.length; i++) {
+      const inWindow = dialTimes.filter(t => t >= tickTimes[i] && t < tickTimes[i + 1]).length
+      assert.ok(inWindow <= 5, `${inWindow} dials between tick ${i} and ${i + 1}`)
+    }
+    assert.ok(dialTimes.length >= 10, 'the touch loop barely dialed')
     // the fake peer is still chatting: valid gossip is not a violation
-    assert.equal(target.services.fabric.isEstablished(fake.node.peerId), true)
+    assert.equal(fabric.isEstablished(fake.node.peerId), true)
   })
 })

@@ -22,6 +22,8 @@ export interface ChatCoordinator {
   readonly helloTimeout: number
   /** Most endpoints accepted in one DISC_PEERS */
   readonly maxPeersPerMessage: number
+  /** A peer's DISC_PEERS is processed, and its DISC_GET_PEERS answered, at most once per this many ms */
+  readonly peerExchangeInterval: number
   /** Our hello: our endpoint and our ledger's summary */
   localHello(): Promise<HelloMessage>
   /** Our established peers (a bounded sample), for DISC_PEERS */
@@ -67,6 +69,8 @@ export class PeerHandler implements MessageHandler {
   private failure?: Error
   private endpoint?: PeerEndpoint
   private remoteDisconnected = false
+  private lastPeersAt = -Infinity
+  private lastAnswerAt = -Infinity
   private closing?: Promise<void>
 
   constructor (coordinator: ChatCoordinator, chat: ChatStream, log: Logger) {
@@ -157,10 +161,19 @@ export class PeerHandler implements MessageHandler {
         this.closeReason = `disconnected by peer: ${uint8ArrayToString(msg.payload.subarray(0, 1024))}`
         break
       case Message.Type.DISC_GET_PEERS:
-        this.reply(createMessage(Message.Type.DISC_PEERS, PeersMessage.encode(this.coordinator.peersToShare())))
+        if (this.due('lastAnswerAt')) {
+          this.reply(createMessage(Message.Type.DISC_PEERS, PeersMessage.encode(this.coordinator.peersToShare())))
+        }
         break
       case Message.Type.DISC_PEERS:
-        this.coordinator.peersReceived(this, decode(PeersMessage, msg.payload, 'DISC_PEERS', { limits: { peers: this.coordinator.maxPeersPerMessage } }).peers)
+        // checked before decoding: a flood costs us nothing but this test
+        if (this.due('lastPeersAt')) {
+          this.coordinator.peersReceived(this, decode(PeersMessage, msg.payload, 'DISC_PEERS', { limits: { peers: this.coordinator.maxPeersPerMessage } }).peers)
+          // from the end of the work: a flood gets one message per (processing + interval)
+          this.lastPeersAt = Date.now()
+        } else {
+          this.log.trace('ignoring a DISC_PEERS from %p sent sooner than %dms after the last', this.remotePeer, this.coordinator.peerExchangeInterval)
+        }
         break
       default:
         if (this.engineHandler != null) {
@@ -282,6 +295,18 @@ export class PeerHandler implements MessageHandler {
       // as in v0.6: an engine error is the engine's, not a reason to drop the peer
       this.log.error('engine failed to handle %s from %p - %e', msg.type, this.remotePeer, err)
     }
+  }
+
+  /** Peer exchange from one peer is limited to once per peerExchangeInterval each way */
+  private due (last: 'lastPeersAt' | 'lastAnswerAt'): boolean {
+    const now = Date.now()
+
+    if (now - this[last] < this.coordinator.peerExchangeInterval) {
+      return false
+    }
+
+    this[last] = now
+    return true
   }
 
   /** Answer the peer; a chat we are closing, or a full queue, is not a reason to fail the chat */

@@ -4,7 +4,7 @@ import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { DISCOVERY_TAG, DISCOVERY_TAG_VALUE, MAX_ADDRESSES_PER_NODE, PEER_TYPE_METADATA } from '../constants.js'
 import { PeerEndpoint } from '../pb/fabric.js'
-import type { Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerStore } from '@libp2p/interface'
+import type { Logger, PeerData, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerStore } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** A node in the discovery list */
@@ -12,13 +12,17 @@ export interface DiscoveryNode {
   readonly peerId: PeerId
   /** Dialable addresses, each ending in `/p2p/<peerId>`, at most MAX_ADDRESSES_PER_NODE */
   addresses: Multiaddr[]
-  /** The address the node gave in its own hello: gossip never evicts it */
-  confirmed?: Multiaddr
-  /** VALIDATOR or NON_VALIDATOR once known (from its hello or a DISC_PEERS), else UNDEFINED */
+  /** Addresses gossip never evicts: a root node's configured address, the address in the node's own hello */
+  readonly pinned: Set<string>
+  /** VALIDATOR or NON_VALIDATOR once known, else UNDEFINED */
   type: PeerEndpoint.Type
-  /** A configured root node: never expires */
+  /** The role came from the node's own hello: gossip cannot change it */
+  typeConfirmed: boolean
+  /** A configured root node: never expires, always admitted */
   root: boolean
-  /** Last time we had a chat with it, heard of it from a peer, or added it (ms) */
+  /** We have had a chat with it */
+  connected: boolean
+  /** Last time we had a chat with it, heard of it from a peer (while it was not failing), or added it (ms) */
   lastSeen: number
   /** Dial failures since the last success */
   failures: number
@@ -26,7 +30,7 @@ export interface DiscoveryNode {
   nextDialAt: number
 }
 
-/** Something that names a node: a multiaddr ending in `/p2p/<id>`, or the PeerId */
+/** Something that names a node: a multiaddr ending in `/p2p/<id>`, a PeerId, or its string */
 export type NodeRef = string | Multiaddr | PeerId
 
 export interface DiscoveryComponents {
@@ -38,23 +42,33 @@ export interface DiscoveryInit {
   /** Most nodes the list holds */
   maxEntries: number
   log: Logger
-  /** Called whenever the list's membership or addresses change */
+  /** Called when the list's membership, pinned addresses or roles change */
   onChange?(): void
 }
+
+type Source = 'user' | 'root' | 'hello' | 'gossip'
 
 /**
  * Fabric v0.6's discovery list (`DiscoveryImpl`), keyed by PeerId and made
  * correct: removed nodes are gone (not tombstoned), random picks never block,
- * the list is bounded, and we are never in it. Nodes and their addresses are
- * also written to the libp2p peer store with a tag that tells the connection
- * pruner to keep them, and announced as a libp2p `PeerDiscovery`.
+ * the list is bounded, and we are never in it.
+ *
+ * What a node says of itself in its hello (its role, its address) and what the
+ * user configured (root nodes) outranks what other peers gossip in DISC_PEERS:
+ * gossip cannot change a confirmed role, evict a pinned address, or keep a
+ * full list from admitting a root node or a peer that said hello.
+ *
+ * Nodes are tagged in the libp2p peer store (so the connection pruner ranks
+ * them high) with their role as metadata, and announced as a libp2p
+ * `PeerDiscovery`, which also puts their addresses in the peer store.
  */
 export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerDiscovery {
   private readonly components: DiscoveryComponents
   private readonly init: DiscoveryInit
   private readonly nodes = new Map<string, DiscoveryNode>()
-  /** Peer store writes, in order, so an add never lands after a later remove */
-  private storeWrites: Promise<void> = Promise.resolve()
+  /** At most one pending peer store write per peer, the latest state wins */
+  private readonly storeQueue = new Map<string, { peerId: PeerId, data: PeerData }>()
+  private storeWorker?: Promise<void>
 
   constructor (components: DiscoveryComponents, init: DiscoveryInit) {
     super()
@@ -73,12 +87,12 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
 
   /**
    * Add a node by its multiaddr (which must end in `/p2p/<PeerId>`), merging the
-   * address into what is known of it.
+   * address into what is known of it. A root node's address is pinned.
    *
    * @returns true if the node is in the list afterwards; false for ourselves or when the list is full
    * @throws {InvalidParametersError} for an address that is not a multiaddr or has no `/p2p/`; the list is unchanged
    */
-  addNode (address: string | Multiaddr, type: PeerEndpoint.Type = PeerEndpoint.Type.UNDEFINED, root = false, confirmed = false): boolean {
+  addNode (address: string | Multiaddr, type: PeerEndpoint.Type = PeerEndpoint.Type.UNDEFINED, root = false): boolean {
     const addr = toMultiaddr(address)
     const peerId = peerIdOf(addr)
 
@@ -86,83 +100,29 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       throw new InvalidParametersError(`Discovery address ${addr.toString()} does not end in /p2p/<PeerId>`)
     }
 
-    if (peerId.equals(this.components.peerId)) {
-      return false
-    }
-
-    const key = peerId.toString()
-    const now = Date.now()
-    let node = this.nodes.get(key)
-
-    if (node == null) {
-      if (this.nodes.size >= this.init.maxEntries) {
-        this.init.log('discovery list is full (%d nodes), not adding %p', this.init.maxEntries, peerId)
-        return false
-      }
-
-      node = { peerId, addresses: [addr], confirmed: confirmed ? addr : undefined, type, root, lastSeen: now, failures: 0, nextDialAt: 0 }
-      this.nodes.set(key, node)
-      this.writePeerStore(node)
-      this.init.onChange?.()
-      this.safeDispatchEvent('peer', { detail: { id: peerId, multiaddrs: transportAddresses(node) } })
-      return true
-    }
-
-    node.lastSeen = now
-    node.root ||= root
-    let changed = false
-
-    if (confirmed && node.confirmed?.equals(addr) !== true) {
-      node.confirmed = addr
-      changed = true
-    }
-
-    if (!node.addresses.some(a => a.equals(addr))) {
-      node.addresses.push(addr)
-
-      if (node.addresses.length > MAX_ADDRESSES_PER_NODE) {
-        // evict the oldest address the node did not confirm itself
-        const oldest = node.addresses.findIndex(a => node?.confirmed?.equals(a) !== true)
-        node.addresses.splice(oldest, 1)
-      }
-
-      changed = true
-    }
-
-    if (type !== PeerEndpoint.Type.UNDEFINED && type !== node.type) {
-      node.type = type
-      changed = true
-    }
-
-    if (changed) {
-      this.writePeerStore(node)
-      this.init.onChange?.()
-    }
-
-    return true
+    return this.add(peerId, addr, type, root ? 'root' : 'user')
   }
 
   /**
-   * Add an endpoint a peer told us about (DISC_PEERS) or that said hello.
-   * Invalid endpoints are refused, not thrown: they come from the network.
+   * Add an endpoint from the node's own hello (`confirmed`) or from a peer's
+   * DISC_PEERS. Invalid endpoints are refused, not thrown: they come from the network.
    *
    * @returns true if it is in the list afterwards
    */
   addEndpoint (endpoint: PeerEndpoint, confirmed = false): boolean {
-    const name = endpoint.ID?.name ?? ''
-
     if (endpoint.address === '' || !isKnownType(endpoint.type)) {
       return false
     }
 
     try {
       const addr = multiaddr(endpoint.address)
+      const peerId = peerIdOf(addr)
 
-      if (peerIdOf(addr)?.toString() !== name) {
+      if (peerId == null || peerId.toString() !== endpoint.ID?.name) {
         return false
       }
 
-      return this.addNode(addr, endpoint.type, false, confirmed)
+      return this.add(peerId, addr, endpoint.type, confirmed ? 'hello' : 'gossip')
     } catch {
       return false
     }
@@ -174,23 +134,20 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
    * @returns true if it was in the list
    */
   removeNode (ref: NodeRef): boolean {
-    const key = keyOf(ref)
-    const node = key == null ? undefined : this.nodes.get(key)
+    const node = this.get(ref)
 
     if (node == null) {
       return false
     }
 
-    this.nodes.delete(node.peerId.toString())
-    this.queuePeerStoreWrite(node.peerId, { tags: { [DISCOVERY_TAG]: undefined } })
+    this.delete(node)
     this.init.onChange?.()
     return true
   }
 
   /** Whether a node is in the list */
   findNode (ref: NodeRef): boolean {
-    const key = keyOf(ref)
-    return key != null && this.nodes.has(key)
+    return this.get(ref) != null
   }
 
   /** The first address of every node in the list */
@@ -206,9 +163,10 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     return sample([...this.nodes.values()], n).map(node => node.addresses[0].toString())
   }
 
-  /** The node's entry, for the touch loop and the service */
-  get (peerId: PeerId | string): DiscoveryNode | undefined {
-    return this.nodes.get(peerId.toString())
+  /** The node's entry */
+  get (ref: NodeRef): DiscoveryNode | undefined {
+    const key = keyOf(ref)
+    return key == null ? undefined : this.nodes.get(key)
   }
 
   /** Every node, for the touch loop */
@@ -221,30 +179,148 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     return [...this.nodes.values()].flatMap(n => n.addresses.map(a => a.toString()))
   }
 
-  /** Announce every node as discovered (libp2p's `peer` event), as @libp2p/bootstrap does at start */
-  announceAll (): void {
-    for (const node of this.nodes.values()) {
-      this.safeDispatchEvent('peer', { detail: { id: node.peerId, multiaddrs: transportAddresses(node) } })
-    }
-  }
-
   /** Wait for pending peer store writes */
   async flush (): Promise<void> {
-    await this.storeWrites
+    await this.storeWorker
+  }
+
+  private add (peerId: PeerId, addr: Multiaddr, type: PeerEndpoint.Type, source: Source): boolean {
+    if (peerId.equals(this.components.peerId)) {
+      return false
+    }
+
+    const now = Date.now()
+    const node = this.nodes.get(peerId.toString())
+
+    if (node == null) {
+      if (this.nodes.size >= this.init.maxEntries && !this.evictForNewcomer(source)) {
+        this.init.log('discovery list is full (%d nodes), not adding %p', this.init.maxEntries, peerId)
+        return false
+      }
+
+      const fresh: DiscoveryNode = {
+        peerId,
+        addresses: [addr],
+        pinned: new Set(source === 'root' || source === 'hello' ? [addr.toString()] : []),
+        type,
+        typeConfirmed: source === 'hello',
+        root: source === 'root',
+        connected: source === 'hello',
+        lastSeen: now,
+        failures: 0,
+        nextDialAt: 0
+      }
+      this.nodes.set(peerId.toString(), fresh)
+      this.writePeerStore(fresh)
+      this.init.onChange?.()
+      this.safeDispatchEvent('peer', { detail: { id: peerId, multiaddrs: transportAddresses(fresh) } })
+      return true
+    }
+
+    let changed = false
+
+    if (source === 'hello') {
+      node.connected = true
+      changed = !node.typeConfirmed || node.type !== type
+      node.typeConfirmed = true
+    }
+
+    if (source === 'root') {
+      node.root = true
+    }
+
+    // gossip about a node that keeps failing does not keep it alive
+    if (source !== 'gossip' || node.failures === 0) {
+      node.lastSeen = now
+    }
+
+    if (type !== PeerEndpoint.Type.UNDEFINED && type !== node.type && (source !== 'gossip' || node.type === PeerEndpoint.Type.UNDEFINED)) {
+      node.type = type
+      changed = true
+    }
+
+    const key = addr.toString()
+
+    if ((source === 'root' || source === 'hello') && !node.pinned.has(key)) {
+      node.pinned.add(key)
+      changed = true
+    }
+
+    if (!node.addresses.some(a => a.equals(addr))) {
+      node.addresses.push(addr)
+
+      if (node.addresses.length > MAX_ADDRESSES_PER_NODE) {
+        // evict the oldest address nobody pinned; if all are pinned, the newest unpinned one
+        const oldest = node.addresses.findIndex(a => !node.pinned.has(a.toString()))
+        node.addresses.splice(oldest, 1)
+      }
+    }
+
+    if (changed) {
+      this.writePeerStore(node)
+      this.init.onChange?.()
+    }
+
+    return true
+  }
+
+  /**
+   * A full list still admits a root node or a peer that said hello, in place of
+   * a node only gossip vouches for that we never reached (the most failed,
+   * then the least recently heard of). Gossip never evicts anything.
+   */
+  private evictForNewcomer (source: Source): boolean {
+    if (source !== 'root' && source !== 'hello') {
+      return false
+    }
+
+    let victim: DiscoveryNode | undefined
+
+    for (const node of this.nodes.values()) {
+      if (node.root || node.connected || node.typeConfirmed) {
+        continue
+      }
+
+      if (victim == null || node.failures > victim.failures || (node.failures === victim.failures && node.lastSeen < victim.lastSeen)) {
+        victim = node
+      }
+    }
+
+    if (victim != null) {
+      this.init.log('discovery list is full: a %s node replaces %p', source, victim.peerId)
+      this.delete(victim)
+    }
+
+    return victim != null
+  }
+
+  private delete (node: DiscoveryNode): void {
+    this.nodes.delete(node.peerId.toString())
+    this.queueStoreWrite(node.peerId, { tags: { [DISCOVERY_TAG]: undefined } })
   }
 
   private writePeerStore (node: DiscoveryNode): void {
-    this.queuePeerStoreWrite(node.peerId, {
-      multiaddrs: transportAddresses(node),
+    this.queueStoreWrite(node.peerId, {
       tags: { [DISCOVERY_TAG]: { value: DISCOVERY_TAG_VALUE } },
       metadata: { [PEER_TYPE_METADATA]: Uint8Array.of(typeNumber(node.type)) }
     })
   }
 
-  private queuePeerStoreWrite (peerId: PeerId, data: Parameters<PeerStore['merge']>[1]): void {
-    this.storeWrites = this.storeWrites
-      .then(async () => { await this.components.peerStore.merge(peerId, data) })
-      .catch(err => { this.init.log.error('could not update %p in the peer store - %e', peerId, err) })
+  private queueStoreWrite (peerId: PeerId, data: PeerData): void {
+    this.storeQueue.set(peerId.toString(), { peerId, data })
+    this.storeWorker ??= this.drainStoreQueue().finally(() => { this.storeWorker = undefined })
+  }
+
+  private async drainStoreQueue (): Promise<void> {
+    for (const [key, { peerId, data }] of this.storeQueue) {
+      this.storeQueue.delete(key)
+
+      try {
+        await this.components.peerStore.merge(peerId, data)
+      } catch (err: any) {
+        this.init.log.error('could not update %p in the peer store - %e', peerId, err)
+      }
+    }
   }
 }
 
@@ -271,6 +347,17 @@ export function sample<T> (items: T[], n: number): T[] {
   }
 
   return items.slice(0, k)
+}
+
+/** The PeerId at the end of a multiaddr, if any */
+export function peerIdOf (addr: Multiaddr): PeerId | undefined {
+  const id = addr.getComponents().findLast(c => c.name === 'p2p')?.value
+
+  try {
+    return id == null ? undefined : peerIdFromString(id)
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -303,19 +390,14 @@ function toMultiaddr (address: string | Multiaddr): Multiaddr {
   }
 }
 
-function peerIdOf (addr: Multiaddr): PeerId | undefined {
-  const id = addr.getComponents().findLast(c => c.name === 'p2p')?.value
-
-  try {
-    return id == null ? undefined : peerIdFromString(id)
-  } catch {
-    return undefined
-  }
-}
-
 function keyOf (ref: NodeRef): string | undefined {
   if (typeof ref !== 'string' && !isMultiaddr(ref)) {
     return ref.toString()
+  }
+
+  if (typeof ref === 'string' && !ref.startsWith('/')) {
+    // a bare PeerId string
+    return ref
   }
 
   try {

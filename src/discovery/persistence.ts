@@ -26,6 +26,7 @@ export class DiscoveryListStore {
   private timer?: ReturnType<typeof setTimeout>
   private snapshot?: () => string[]
   private writing: Promise<void> = Promise.resolve()
+  private closed = false
 
   constructor (datastore: Datastore, init: DiscoveryListStoreInit) {
     this.datastore = datastore
@@ -52,7 +53,8 @@ export class DiscoveryListStore {
     }
 
     try {
-      return PeersAddresses.decode(bytes, { limits: { addresses: this.init.maxAddresses } }).addresses
+      // our own value, bounded by what we wrote; a list longer than today's limit is cut, not discarded
+      return PeersAddresses.decode(bytes).addresses.slice(0, this.init.maxAddresses)
     } catch (err: any) {
       this.init.log.error('ignoring a corrupt discovery list (%d bytes) - %e', bytes.byteLength, err)
       return []
@@ -66,7 +68,7 @@ export class DiscoveryListStore {
   schedule (snapshot: () => string[]): void {
     this.snapshot = snapshot
 
-    if (this.timer == null) {
+    if (this.timer == null && !this.closed) {
       this.timer = setTimeout(() => { void this.write() }, this.init.delay)
     }
   }
@@ -78,6 +80,17 @@ export class DiscoveryListStore {
     }
 
     await this.writing
+  }
+
+  /** Write a pending change, then accept no more: the datastore may be closed after this */
+  async close (): Promise<void> {
+    await this.flush()
+    this.closed = true
+  }
+
+  /** Accept changes again (a restarted service) */
+  open (): void {
+    this.closed = false
   }
 
   private async write (): Promise<void> {

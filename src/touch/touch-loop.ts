@@ -55,6 +55,8 @@ export class TouchLoop implements Startable {
   private readonly components: TouchLoopComponents
   private readonly init: TouchLoopInit
   private readonly queue: PeerQueue
+  /** PeerIds with a dial queued or running */
+  private readonly dialing = new Set<string>()
   private task?: RepeatingTask
   private shutdown = new AbortController()
 
@@ -72,8 +74,8 @@ export class TouchLoop implements Startable {
       this.task = repeatingTask(() => { this.tick() }, this.init.touchPeriod, { runImmediately: true })
       this.task.start()
     } else {
-      // touch disabled (v0.6 panicked on 0): chat with what we know once, never redial
-      queueMicrotask(() => { this.tick() })
+      // touch disabled (v0.6 panicked on 0): chat with everything we know once, never redial
+      queueMicrotask(() => { this.tick(Infinity) })
     }
   }
 
@@ -85,11 +87,15 @@ export class TouchLoop implements Startable {
 
   /** Dials queued or running */
   get pending (): number {
-    return this.queue.size
+    return this.dialing.size
   }
 
-  /** One pass of the loop; exposed for tests and benchmarks */
-  tick (): TouchTick {
+  /**
+   * One pass of the loop; exposed for tests and benchmarks. At most `budget`
+   * dials are queued or running when it returns, so no backlog builds up
+   * across ticks when dials are slower than the period.
+   */
+  tick (budget = this.init.touchMaxNodes < 0 ? Infinity : this.init.touchMaxNodes): TouchTick {
     const now = Date.now()
     const { discovery } = this.components
     const expired: PeerId[] = []
@@ -113,18 +119,18 @@ export class TouchLoop implements Startable {
     }
 
     const dialed: PeerId[] = []
-    let budget = this.init.touchMaxNodes < 0 ? Infinity : this.init.touchMaxNodes
+    let room = budget - this.dialing.size
 
     if (!this.init.validator) {
-      budget = Math.min(budget, this.validatorsNeeded())
+      room = Math.min(room, this.validatorsNeeded())
     }
 
     for (const node of this.order(missing, now)) {
-      if (dialed.length >= budget) {
+      if (dialed.length >= room) {
         break
       }
 
-      if (!this.queue.has(node.peerId)) {
+      if (!this.dialing.has(node.peerId.toString())) {
         dialed.push(node.peerId)
         this.dial(node)
       }
@@ -169,11 +175,19 @@ export class TouchLoop implements Startable {
       }
     }
 
-    return Math.max(0, this.init.minValidators - have - this.queue.size)
+    return Math.max(0, this.init.minValidators - have - this.dialing.size)
   }
 
   private dial (node: DiscoveryNode): void {
+    const key = node.peerId.toString()
+    this.dialing.add(key)
+
     this.queue.add(async (options) => {
+      // the node may have been removed, or chatted with us, while it waited
+      if (this.components.discovery.get(node.peerId) !== node || this.components.isEstablished(node.peerId)) {
+        return
+      }
+
       try {
         await this.components.dial(node, options)
         node.failures = 0
@@ -191,10 +205,14 @@ export class TouchLoop implements Startable {
       .catch(() => {
         // aborted at stop
       })
+      .finally(() => {
+        this.dialing.delete(key)
+      })
   }
 
+  /** initial x 2^(failures-1), jittered by 0.5-1.5x, never above backoffMax */
   private backoff (failures: number): number {
-    const base = Math.min(this.init.backoffMax, this.init.backoffInitial * 2 ** (failures - 1))
-    return Math.round(base * (0.5 + Math.random()))
+    const jittered = this.init.backoffInitial * 2 ** (failures - 1) * (0.5 + Math.random())
+    return Math.round(Math.min(this.init.backoffMax, jittered))
   }
 }
