@@ -263,3 +263,20 @@ describe('Discovery in a libp2p node', () => {
     assert.equal((await node.peerStore.get(id)).tags.has(DISCOVERY_TAG), false)
   })
 })
+
+describe('Discovery: backoff and new addresses', () => {
+  it('a node that was failing is due for a dial again when a new address for it is learned', async () => {
+    const { d } = await discovery()
+    const id = await randomPeerId()
+    d.addNode(await addrOf(1, id), PeerEndpoint.Type.VALIDATOR)
+    const node = d.get(id)!
+    node.failures = 4
+    node.nextDialAt = Date.now() + 60_000
+
+    d.addEndpoint({ ID: { name: id.toString() }, address: await addrOf(1, id), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) })
+    assert.ok(node.nextDialAt > Date.now(), 'a known address does not reset the backoff')
+
+    d.addEndpoint({ ID: { name: id.toString() }, address: await addrOf(2, id), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) })
+    assert.equal(node.nextDialAt, 0)
+  })
+})

@@ -248,6 +248,9 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
 
     if (!node.addresses.some(a => a.equals(addr))) {
       node.addresses.push(addr)
+      // a new address (a node restarted on another port) is worth a dial now,
+      // whatever the old ones' backoff says; the touch loop's caps still apply
+      node.nextDialAt = 0
 
       if (node.addresses.length > MAX_ADDRESSES_PER_NODE) {
         // evict the oldest address nobody pinned; if all are pinned, the newest unpinned one
