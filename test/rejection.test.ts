@@ -56,7 +56,7 @@ describe('a peer that breaks the Chat protocol is rejected', () => {
   })
 
   /** Open a raw chat stream at the target, send `bytes`, and return the rejection reason and what came back */
-  async function attack (bytes: Uint8Array | undefined, expected: RegExp): Promise<{ reason: string, received: Message[], raw: Libp2p, opened: number }> {
+  async function attack (bytes: Uint8Array | undefined | ((raw: Libp2p) => Uint8Array), expected: RegExp): Promise<{ reason: string, received: Message[], raw: Libp2p, opened: number }> {
     const raw = await createRawNode()
     raws.push(raw)
     const rejected = nextEvent(target.services.fabric, 'peer:rejected', d => d.peerId.equals(raw.peerId), HELLO_TIMEOUT + 5_000)
@@ -65,7 +65,7 @@ describe('a peer that breaks the Chat protocol is rejected', () => {
     const received = readUntilClosed(stream, HELLO_TIMEOUT + 5_000)
 
     if (bytes != null) {
-      stream.send(bytes)
+      stream.send(typeof bytes === 'function' ? bytes(raw) : bytes)
     }
 
     const { reason } = await rejected
@@ -108,30 +108,14 @@ describe('a peer that breaks the Chat protocol is rejected', () => {
 
   it('(d) a hello with our PeerId but someone else\'s public key', async () => {
     const other = await otherIdentity()
-    const raw = await createRawNode()
-    raws.push(raw)
-    const rejected = nextEvent(target.services.fabric, 'peer:rejected', d => d.peerId.equals(raw.peerId))
-    const stream = await raw.dialProtocol(target.getMultiaddrs(), CHAT_PROTOCOL)
-    const received = readUntilClosed(stream)
-    stream.send(frame(hello({ ID: { name: raw.peerId.toString() }, pkiID: other.pkiID })))
-
-    const { reason } = await rejected
-    assert.match(reason, /pkiID is the key of/)
-    assertDisconnectedWith(await received, reason)
+    const { reason, received } = await attack(raw => frame(hello({ ID: { name: raw.peerId.toString() }, pkiID: other.pkiID })), /pkiID is the key of/)
+    assertDisconnectedWith(received, reason)
   })
 
   it('(d) a hello whose address names another peer', async () => {
     const other = await otherIdentity()
-    const raw = await createRawNode()
-    raws.push(raw)
-    const rejected = nextEvent(target.services.fabric, 'peer:rejected', d => d.peerId.equals(raw.peerId))
-    const stream = await raw.dialProtocol(target.getMultiaddrs(), CHAT_PROTOCOL)
-    const received = readUntilClosed(stream)
-    stream.send(frame(hello({ ID: { name: raw.peerId.toString() }, address: `/ip4/127.0.0.1/tcp/1/p2p/${other.peerId}` })))
-
-    const { reason } = await rejected
-    assert.match(reason, /does not end in/)
-    assertDisconnectedWith(await received, reason)
+    const { reason, received } = await attack(raw => frame(hello({ ID: { name: raw.peerId.toString() }, address: `/ip4/127.0.0.1/tcp/1/p2p/${other.peerId}` })), /does not end in/)
+    assertDisconnectedWith(received, reason)
   })
 
   it('a hello with an undecodable payload', async () => {
