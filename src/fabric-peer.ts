@@ -13,6 +13,7 @@ import { Discovery, peerIdOf, rememberedType, sample } from './discovery/discove
 import { DiscoveryListStore } from './discovery/persistence.js'
 import { selfEndpoint } from './endpoint.js'
 import { NotEstablishedError } from './errors.js'
+import type { SendQueueFullError } from './errors.js'
 import { MemoryLedger } from './ledger.js'
 import { createMessage } from './message.js'
 import { Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
@@ -22,7 +23,7 @@ import type { ChatCoordinator, Registration } from './chat/peer-handler.js'
 import type { BroadcastResult, ChatTarget, Engine, FabricPeerComponents, FabricPeerEvents, FabricPeerInit, FabricPeer as FabricPeerInterface, HandlerFactory, MessageHandler } from './index.js'
 import type { Ledger } from './ledger.js'
 import type { HelloMessage } from './pb/fabric.js'
-import type { AbortOptions, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { AbortOptions, Connection, Counter, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { RepeatingTask } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -60,6 +61,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   /** Dials in progress, so concurrent `chatWithPeer` calls share one */
   private readonly dials = new Map<string, Promise<PeerEndpoint>>()
   private readonly askForPeers: RepeatingTask
+  private readonly overflows?: Counter
   private readonly touch: TouchLoop
   private readonly rootNodes: Multiaddr[]
   private readonly listStore?: DiscoveryListStore
@@ -145,6 +147,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     }
 
     this.handlers = trackedMap({ name: 'libp2p_fabric_established_chats', metrics: components.metrics })
+    this.overflows = components.metrics?.registerCounter('libp2p_fabric_send_queue_overflows_total', { help: 'Peers disconnected because their send queue was full' })
     this.shutdown = new AbortController()
     this.askForPeers = repeatingTask(() => { this.broadcast(createMessage(Message.Type.DISC_GET_PEERS)) }, this.discoveryPeriod)
     this.onInboundChat = this.onInboundChat.bind(this)
@@ -281,7 +284,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
       }
 
       try {
-        handler.chat.sendEncoded(encoded)
+        handler.sendEncoded(encoded)
         result.sent.push(handler.remotePeer)
       } catch (error: any) {
         this.log('broadcast to %p failed - %e', handler.remotePeer, error)
@@ -437,6 +440,12 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     }
 
     return answer
+  }
+
+  sendQueueOverflow (handler: PeerHandler, err: SendQueueFullError): void {
+    this.log('%p does not keep up, disconnecting it - %s', handler.remotePeer, err.message)
+    this.overflows?.increment()
+    this.safeDispatchEvent('peer:overflow', { detail: { peerId: handler.remotePeer, queued: handler.chat.queued } })
   }
 
   peerRejected (handler: PeerHandler, reason: string): void {

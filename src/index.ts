@@ -283,6 +283,12 @@ export interface PeerRejectedEvent {
   reason: string
 }
 
+export interface SendQueueOverflowEvent {
+  peerId: PeerId
+  /** Frames waiting in its queue when it overflowed */
+  queued: number
+}
+
 export interface ChatMessageEvent {
   peerId: PeerId
   message: Message
@@ -297,6 +303,8 @@ export interface FabricPeerEvents {
   'peer:rejected': CustomEvent<PeerRejectedEvent>
   /** A message arrived on an established chat (after the peer layer and engine handled it) */
   'message': CustomEvent<ChatMessageEvent>
+  /** A peer's send queue overflowed (it does not read fast enough); it is being disconnected */
+  'peer:overflow': CustomEvent<SendQueueOverflowEvent>
   /** The touch loop ran: what was missing, what it dialed, what expired */
   'touch': CustomEvent<TouchTick>
 }

@@ -6,7 +6,7 @@ import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { CLOSE_TIMEOUT } from '../constants.js'
 import { checkHelloEndpoint } from '../endpoint.js'
-import { ChatClosedError, InvalidFrameError, PeerRejectedError } from '../errors.js'
+import { ChatClosedError, InvalidFrameError, PeerRejectedError, SendQueueFullError } from '../errors.js'
 import { createMessage } from '../message.js'
 import { BlockchainInfo, HelloMessage, Message, PeersMessage } from '../pb/fabric.js'
 import type { ChatStream } from './chat-stream.js'
@@ -40,6 +40,8 @@ export interface ChatCoordinator {
   peersReceived(handler: PeerHandler, peers: PeerEndpoint[]): void
   /** A peer broke the protocol */
   peerRejected(handler: PeerHandler, reason: string): void
+  /** A peer's send queue overflowed: it does not read fast enough */
+  sendQueueOverflow(handler: PeerHandler, err: SendQueueFullError): void
 }
 
 export type ChatState = 'created' | 'established' | 'closed'
@@ -184,8 +186,27 @@ export class PeerHandler implements MessageHandler {
     this.coordinator.messageReceived(this, msg)
   }
 
+  /**
+   * Send to the peer. A full queue means the peer does not keep up: it is
+   * reported and disconnected (v0.6's consensus.buffersize), and the error is
+   * thrown so the caller knows this message was not queued.
+   */
   sendMessage (msg: Message): void {
-    this.chat.send(msg)
+    this.sendEncoded(Message.encode(msg))
+  }
+
+  /** As sendMessage, for bytes already encoded (a broadcast encodes once) */
+  sendEncoded (encoded: Uint8Array): void {
+    try {
+      this.chat.sendEncoded(encoded)
+    } catch (err: any) {
+      if (err instanceof SendQueueFullError && this.closing == null) {
+        this.coordinator.sendQueueOverflow(this, err)
+        void this.close(`send queue full: ${err.message}`)
+      }
+
+      throw err
+    }
   }
 
   /** The remote's endpoint (from its validated hello) */
