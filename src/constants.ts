@@ -136,3 +136,10 @@ export const MAX_BLOCKS_PER_SYNC = 100
 
 /** Blocks the reference engine holds that arrived ahead of its chain, waiting for the gap to fill. */
 export const MAX_PENDING_BLOCKS = 1_000
+
+/**
+ * Messages per second one peer may make us handle; beyond it its chat is not
+ * read until the second is over (backpressure on that peer alone). Far above
+ * what a Fabric engine exchanges with one peer, below what a flood can send.
+ */
+export const MAX_MESSAGES_PER_SECOND = 100_000

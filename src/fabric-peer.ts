@@ -1,5 +1,5 @@
 import { InvalidParametersError, NotStartedError, peerDiscoverySymbol, serviceCapabilities, setMaxListeners } from '@libp2p/interface'
-import { repeatingTask, trackedMap } from '@libp2p/utils'
+import { RateLimiter, repeatingTask, trackedMap } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
 import { anySignal } from 'any-signal'
@@ -62,6 +62,8 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   private readonly dials = new Map<string, Promise<PeerEndpoint>>()
   private readonly askForPeers: RepeatingTask
   private readonly overflows?: Counter
+  private readonly throttled?: Counter
+  private readonly rateLimiter: RateLimiter
   private readonly touch: TouchLoop
   private readonly rootNodes: Multiaddr[]
   private readonly listStore?: DiscoveryListStore
@@ -148,6 +150,8 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
 
     this.handlers = trackedMap({ name: 'libp2p_fabric_established_chats', metrics: components.metrics })
     this.overflows = components.metrics?.registerCounter('libp2p_fabric_send_queue_overflows_total', { help: 'Peers disconnected because their send queue was full' })
+    this.throttled = components.metrics?.registerCounter('libp2p_fabric_throttled_total', { help: 'Times a peer went over maxMessagesPerSecond and its chat was paused' })
+    this.rateLimiter = new RateLimiter({ points: positive('maxMessagesPerSecond', init.maxMessagesPerSecond, c.MAX_MESSAGES_PER_SECOND), duration: 1 })
     this.shutdown = new AbortController()
     this.askForPeers = repeatingTask(() => { this.broadcast(createMessage(Message.Type.DISC_GET_PEERS)) }, this.discoveryPeriod)
     this.onInboundChat = this.onInboundChat.bind(this)
@@ -440,6 +444,22 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     }
 
     return answer
+  }
+
+  admit (handler: PeerHandler): number {
+    try {
+      this.rateLimiter.consume(handler.remotePeer.toString())
+      return 0
+    } catch (err: any) {
+      if (err.name !== 'RateLimitError') {
+        throw err
+      }
+
+      // the chat then waits out the window, so this happens at most once per window
+      this.log('%p is over its message rate, pausing its chat for %dms', handler.remotePeer, err.msBeforeNext)
+      this.throttled?.increment()
+      return Math.max(1, err.msBeforeNext)
+    }
   }
 
   sendQueueOverflow (handler: PeerHandler, err: SendQueueFullError): void {

@@ -203,6 +203,14 @@ export interface FabricPeerInit {
   sendQueueBytes?: number
 
   /**
+   * Messages per second one peer may make us handle; beyond it, its chat is
+   * not read until the second is over (backpressure on that peer only).
+   *
+   * @default 100000
+   */
+  maxMessagesPerSecond?: number
+
+  /**
    * Received frames buffered for a busy engine before the stream is paused.
    *
    * @default 1000

@@ -55,3 +55,38 @@ describe('limits on what a peer can make us do', () => {
     assert.equal(sender.services.fabric.getPeers().peers.length, 5)
   })
 })
+
+describe('message rate per peer', () => {
+  it('a peer flooding above maxMessagesPerSecond is throttled; another peer is not', async () => {
+    const target = await node({ maxMessagesPerSecond: 500 })
+    const flooder = await node({ sendQueueSize: 5_000 })
+    const honest = await node()
+    await flooder.services.fabric.chatWithPeer(target.getMultiaddrs())
+    await honest.services.fabric.chatWithPeer(target.getMultiaddrs())
+
+    const arrivals = new Map<string, number[]>([[flooder.peerId.toString(), []], [honest.peerId.toString(), []]])
+    target.services.fabric.addEventListener('message', ({ detail }) => {
+      if (detail.message.type === Message.Type.CONSENSUS) arrivals.get(detail.peerId.toString())?.push(performance.now())
+    })
+
+    // the flooder queues 2 000 messages at once; the honest peer sends 20 during the flood
+    const start = performance.now()
+    for (let i = 0; i < 2_000; i++) flooder.services.fabric.unicast(createMessage(Message.Type.CONSENSUS, new Uint8Array(10)), target.peerId)
+    for (let i = 0; i < 20; i++) {
+      honest.services.fabric.unicast(createMessage(Message.Type.CONSENSUS, new Uint8Array(10)), target.peerId)
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+
+    const flood = arrivals.get(flooder.peerId.toString())!
+    const fair = arrivals.get(honest.peerId.toString())!
+    await waitFor(() => fair.length === 20, 'the honest peer\'s messages', 5_000)
+    // within the first second the flooder got at most its 500 through
+    assert.ok(flood.filter(t => t - start < 950).length <= 500, `${flood.filter(t => t - start < 950).length} flood messages in the first second`)
+    // and the honest peer was not held up by it: its last message arrived while the flood was still being held back
+    assert.ok(fair.at(-1)! - start < 1_500, `the honest peer's messages took ${Math.round(fair.at(-1)! - start)}ms`)
+    // the flooder is throttled, not dropped: everything arrives, spread over seconds
+    await waitFor(() => flood.length === 2_000, 'the throttled flood to arrive', 10_000)
+    assert.ok(flood.at(-1)! - start >= 2_900, 'the flood was not spread over 4 seconds')
+    assert.equal(target.services.fabric.isEstablished(flooder.peerId), true)
+  })
+})

@@ -40,6 +40,8 @@ export interface ChatCoordinator {
   peersReceived(handler: PeerHandler, peers: PeerEndpoint[]): void
   /** A peer broke the protocol */
   peerRejected(handler: PeerHandler, reason: string): void
+  /** Count a message from the peer against its rate: 0 to go on, or how many ms to wait first */
+  admit(handler: PeerHandler): number
   /** A peer's send queue overflowed: it does not read fast enough */
   sendQueueOverflow(handler: PeerHandler, err: SendQueueFullError): void
 }
@@ -117,6 +119,13 @@ export class PeerHandler implements MessageHandler {
         if (next.done === true) {
           this.closeReason ??= 'stream closed by peer'
           break
+        }
+
+        const wait = this.coordinator.admit(this)
+
+        if (wait > 0) {
+          // over its rate: stop reading this chat until its window is over
+          await raceSignal(new Promise(resolve => setTimeout(resolve, wait)), signal)
         }
 
         await this.handleMessage(next.value, signal)
