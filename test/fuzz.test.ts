@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import * as varint from 'uint8-varint'
+import { CHAT_PROTOCOL, createMessage, HelloMessage, Message, PeerEndpoint, PeersMessage, SyncBlockRange } from '../src/index.js'
+import { frame } from './helpers/fake-peer.js'
+import { createNode, createRawNode, nextEvent, waitFor } from './helpers/nodes.js'
+import type { Libp2p } from '@libp2p/interface'
+
+const FRAMES = 10_000
+const TIME_LIMIT = 90_000
+
+/** mulberry32: a small seeded PRNG, so a failing run can be replayed */
+function prng (seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+describe('fuzz', () => {
+  const nodes: Libp2p[] = []
+  after(async () => { await Promise.all(nodes.map(async n => n.stop())) })
+
+  it(`${FRAMES} random and mutated frames: no crash, nothing left registered, memory bounded, and the node still chats`, async () => {
+    const seed = Number(process.env.FUZZ_SEED ?? 20261125)
+    const random = prng(seed)
+    const int = (n: number): number => Math.floor(random() * n)
+    const target = await createNode({ fabric: { helloTimeout: 300, touchPeriod: 0 } })
+    const attackers = await Promise.all([0, 1, 2].map(async () => createRawNode()))
+    nodes.push(target, ...attackers)
+
+    const helloFrom = (node: Libp2p): Message => createMessage(Message.Type.DISC_HELLO, HelloMessage.encode({
+      peerEndpoint: { ID: { name: node.peerId.toString() }, address: '', type: PeerEndpoint.Type.VALIDATOR, pkiID: publicKeyToProtobuf(node.peerId.publicKey!) as Uint8Array<ArrayBuffer> }
+    }))
+    const valid = (node: Libp2p): Message[] => [
+      helloFrom(node),
+      createMessage(Message.Type.CONSENSUS, crypto.getRandomValues(new Uint8Array(int(200)))),
+      createMessage(Message.Type.DISC_GET_PEERS),
+      createMessage(Message.Type.DISC_PEERS, PeersMessage.encode({ peers: [{ ID: { name: node.peerId.toString() }, address: `/ip4/127.0.0.1/tcp/1/p2p/${node.peerId}`, type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }] })),
+      createMessage(Message.Type.SYNC_GET_BLOCKS, SyncBlockRange.encode({ correlationId: 1, start: 0, end: 5 })),
+      createMessage(Message.Type.DISC_DISCONNECT, new TextEncoder().encode('bye'))
+    ]
+
+    /** One hostile frame: a valid one mutated, or garbage */
+    const hostile = (node: Libp2p): Uint8Array => {
+      const base = frame(valid(node)[int(6)])
+      switch (int(7)) {
+        case 0: { // flip bits anywhere, the length prefix included
+          const out = Uint8Array.from(base)
+          for (let i = 0, n = 1 + int(4); i < n; i++) out[int(out.length)] ^= 1 << int(8)
+          return out
+        }
+        case 1: // truncated
+          return base.subarray(0, int(base.length))
+        case 2: // a huge length prefix
+          return Uint8Array.from([...varint.encode(4 * 1024 * 1024 + 1 + int(1 << 20)), ...crypto.getRandomValues(new Uint8Array(8))])
+        case 3: // an unknown message type
+          return frame(Uint8Array.from([0x08, 30 + int(90), 0x1a, 0x01, 0x00]))
+        case 4: // random bytes
+          return crypto.getRandomValues(new Uint8Array(1 + int(300)))
+        case 5: // a prefix that never ends
+          return new Uint8Array(6 + int(20)).fill(0x80 | int(128))
+        default: // a valid frame, so sessions get past the first byte
+          return base
+      }
+    }
+
+    const baseline = process.memoryUsage().rss
+    const started = Date.now()
+    let sent = 0
+    let sessions = 0
+    let rejected = 0
+    target.services.fabric.addEventListener('peer:rejected', () => { rejected++ })
+
+    while (sent < FRAMES && Date.now() - started < TIME_LIMIT) {
+      const attacker = attackers[sessions % attackers.length]
+      sessions++
+      let stream
+      try {
+        stream = await attacker.dialProtocol(target.getMultiaddrs(), CHAT_PROTOCOL, { signal: AbortSignal.timeout(5_000) })
+      } catch {
+        // stream limit per connection while earlier streams close: try the next attacker
+        await new Promise(resolve => setTimeout(resolve, 20))
+        continue
+      }
+
+      // half the sessions say hello first, so what follows reaches the established chat
+      if (random() < 0.5) {
+        stream.send(frame(helloFrom(attacker)))
+        sent++
+      }
+
+      for (let i = 0, n = 20 + int(200); i < n && stream.status === 'open' && stream.writeStatus === 'writable'; i++) {
+        try {
+          stream.send(hostile(attacker))
+          sent++
+        } catch {
+          break
+        }
+        if (i % 25 === 24) await new Promise(resolve => setImmediate(resolve))
+      }
+
+      await waitFor(() => stream.status !== 'open', 'the target to end the session', 2_000).catch(() => {})
+      stream.abort(new Error('session over'))
+    }
+
+    assert.ok(sent >= FRAMES, `only ${sent} frames in ${TIME_LIMIT} ms`)
+    assert.ok(rejected > sessions / 4, `${rejected} rejections in ${sessions} sessions`)
+    // every hostile chat is gone from the registry
+    await waitFor(() => target.services.fabric.getPeers().peers.length === 0, 'no fuzzing peer left established', 10_000)
+    const grown = (process.memoryUsage().rss - baseline) / 2 ** 20
+    assert.ok(grown < 200, `RSS grew by ${grown.toFixed(0)} MiB`)
+
+    // the node still chats with an honest peer
+    const honest = await createNode({ fabric: { touchPeriod: 0 } })
+    nodes.push(honest)
+    await honest.services.fabric.chatWithPeer(target.getMultiaddrs())
+    const got = nextEvent(target.services.fabric, 'message', d => d.message.type === Message.Type.CONSENSUS && d.peerId.equals(honest.peerId))
+    honest.services.fabric.unicast(createMessage(Message.Type.CONSENSUS, Uint8Array.of(1)), target.peerId)
+    await got
+    process.stdout.write(`# fuzz seed ${seed}: ${sent} frames in ${sessions} sessions, ${rejected} rejections, ${Date.now() - started} ms, RSS +${grown.toFixed(0)} MiB\n`)
+  })
+})
