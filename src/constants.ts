@@ -22,6 +22,12 @@ export const VALIDATOR = true
 export const SEND_QUEUE_SIZE = 1_000
 
 /**
+ * A peer with frames waiting for it and nothing written to it for this long
+ * has stopped reading (not merely slower than we write): it is disconnected.
+ */
+export const SEND_STALL_TIMEOUT = 10_000
+
+/**
  * Bytes that may wait in one peer's send queue: 1000 frames of up to 4 MiB
  * would be 4 GiB per peer. A single frame of any allowed size always fits.
  */

@@ -7,18 +7,20 @@ import { TypedEventEmitter } from 'main-event'
 import { raceSignal } from 'race-signal'
 import { compare as uint8ArrayCompare } from 'uint8arrays/compare'
 import { ChatStream } from './chat/chat-stream.js'
-import { PeerHandler } from './chat/peer-handler.js'
+import { DUPLICATE_CHAT, PeerHandler } from './chat/peer-handler.js'
 import * as c from './constants.js'
 import { Discovery, peerIdOf, rememberedType, sample } from './discovery/discovery.js'
 import { DiscoveryListStore } from './discovery/persistence.js'
 import { selfEndpoint } from './endpoint.js'
 import { NotEstablishedError } from './errors.js'
-import type { SendQueueFullError } from './errors.js'
 import { MemoryLedger } from './ledger.js'
 import { createMessage } from './message.js'
 import { Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
 import { requestTransaction, response, serveTransaction } from './transaction/transaction-protocol.js'
+import { Membership } from './security/membership.js'
+import { checkMessage, libp2pSecurityHelper, signMessage, signTransaction, verifyTransaction } from './security/signing.js'
 import { TouchLoop } from './touch/touch-loop.js'
+import type { SecurityHelper } from './security/signing.js'
 import type { ChatCoordinator, Registration } from './chat/peer-handler.js'
 import type { BroadcastResult, ChatTarget, Engine, FabricPeerComponents, FabricPeerEvents, FabricPeerInit, FabricPeer as FabricPeerInterface, HandlerFactory, MessageHandler } from './index.js'
 import type { Ledger } from './ledger.js'
@@ -37,6 +39,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   readonly helloTimeout: number
   readonly maxPeersPerMessage: number
   readonly peerExchangeInterval: number
+  readonly secure: boolean
   /** The discovery list: root nodes, the persisted list and what peers told us */
   readonly discovery: Discovery
 
@@ -51,6 +54,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   private readonly maxMessageSize: number
   private readonly sendQueueSize: number
   private readonly sendQueueBytes: number
+  private readonly sendStallTimeout: number
   private readonly receiveQueueSize: number
   private readonly maxInboundStreams: number
   private readonly maxOutboundStreams: number
@@ -64,6 +68,10 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   private readonly overflows?: Counter
   private readonly throttled?: Counter
   private readonly rateLimiter: RateLimiter
+  private readonly membership: Membership
+  private readonly securityHelper: SecurityHelper
+  private readonly maxMessageAge: number
+  private readonly signer?: (msg: Message) => Message
   private readonly touch: TouchLoop
   private readonly rootNodes: Multiaddr[]
   private readonly listStore?: DiscoveryListStore
@@ -91,6 +99,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.maxMessageSize = positive('maxMessageSize', init.maxMessageSize, c.MAX_MESSAGE_SIZE)
     this.sendQueueSize = positive('sendQueueSize', init.sendQueueSize, c.SEND_QUEUE_SIZE)
     this.sendQueueBytes = positive('sendQueueBytes', init.sendQueueBytes, c.SEND_QUEUE_BYTES)
+    this.sendStallTimeout = positive('sendStallTimeout', init.sendStallTimeout, c.SEND_STALL_TIMEOUT)
     this.receiveQueueSize = positive('receiveQueueSize', init.receiveQueueSize, c.RECEIVE_QUEUE_SIZE)
     this.maxInboundStreams = positive('maxInboundStreams', init.maxInboundStreams, c.MAX_INBOUND_CHAT_STREAMS)
     this.maxOutboundStreams = positive('maxOutboundStreams', init.maxOutboundStreams, c.MAX_OUTBOUND_CHAT_STREAMS)
@@ -149,11 +158,16 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     }
 
     this.handlers = trackedMap({ name: 'libp2p_fabric_established_chats', metrics: components.metrics })
-    this.overflows = components.metrics?.registerCounter('libp2p_fabric_send_queue_overflows_total', { help: 'Peers disconnected because their send queue was full' })
+    this.overflows = components.metrics?.registerCounter('libp2p_fabric_send_queue_overflows_total', { help: 'Peers disconnected because they stopped reading what we queued for them' })
     this.throttled = components.metrics?.registerCounter('libp2p_fabric_throttled_total', { help: 'Times a peer went over maxMessagesPerSecond and its chat was paused' })
+    this.secure = init.security?.enabled === true
+    this.membership = new Membership(init.security)
+    this.securityHelper = init.security?.helper ?? libp2pSecurityHelper(components.privateKey)
+    this.maxMessageAge = nonNegative('security.maxMessageAge', init.security?.maxMessageAge, 0)
+    this.signer = this.secure ? (msg) => signMessage(this.securityHelper, msg) : undefined
     this.rateLimiter = new RateLimiter({ points: positive('maxMessagesPerSecond', init.maxMessagesPerSecond, c.MAX_MESSAGES_PER_SECOND), duration: 1 })
     this.shutdown = new AbortController()
-    this.askForPeers = repeatingTask(() => { this.broadcast(createMessage(Message.Type.DISC_GET_PEERS)) }, this.discoveryPeriod)
+    this.askForPeers = repeatingTask(() => { this.sweep() }, this.discoveryPeriod)
     this.onInboundChat = this.onInboundChat.bind(this)
     this.onTransactionStream = this.onTransactionStream.bind(this)
   }
@@ -279,7 +293,8 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   }
 
   broadcast (msg: Message, type: PeerEndpoint.Type = PeerEndpoint.Type.UNDEFINED): BroadcastResult {
-    const encoded = Message.encode(msg)
+    // encoded (and signed) once for every peer
+    const encoded = Message.encode(this.signer?.(msg) ?? msg)
     const result: BroadcastResult = { sent: [], failed: [] }
 
     for (const handler of this.handlers.values()) {
@@ -317,6 +332,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
    */
   async processTransaction (tx: Transaction, options: AbortOptions = {}): Promise<Response> {
     const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(this.transactionTimeout), options.signal])
+    tx = this.signed(tx)
 
     try {
       return this.validator ? await this.toEngine(tx, signal) : await this.toValidators(tx, signal)
@@ -337,7 +353,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
 
     try {
       const stream = await this.components.connectionManager.openStream(peer, c.TRANSACTION_PROTOCOL, { signal })
-      return await requestTransaction(stream, tx, { maxMessageSize: this.maxMessageSize, signal })
+      return await requestTransaction(stream, this.signed(tx), { maxMessageSize: this.maxMessageSize, signal })
     } finally {
       signal.clear()
     }
@@ -379,13 +395,13 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     if (existing != null) {
       if (!this.keepsNew(handler, existing)) {
         this.log('keeping the existing chat with %p, closing the duplicate', handler.remotePeer)
-        return { kept: false, reason: 'duplicate chat' }
+        return { kept: false, reason: DUPLICATE_CHAT }
       }
 
       // swap quietly: the peer stays established throughout
       this.log('replacing the chat with %p by a %s one', handler.remotePeer, handler.initiated ? 'outbound' : 'inbound')
       this.handlers.set(key, handler)
-      void existing.close('duplicate chat')
+      void existing.close(DUPLICATE_CHAT)
       return { kept: true }
     }
 
@@ -446,6 +462,35 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     return answer
   }
 
+  checkMessage (pkiID: Uint8Array, msg: Message): Promise<string | undefined> | undefined {
+    return this.secure ? checkMessage(this.securityHelper, pkiID, msg, this.maxMessageAge) : undefined
+  }
+
+  admitPeer (endpoint: PeerEndpoint, remotePeer: PeerId): Promise<string | undefined> | undefined {
+    return this.secure ? this.admitMember(endpoint, remotePeer) : undefined
+  }
+
+  async replacementFor (handler: PeerHandler): Promise<void> {
+    const pending = [...this.running.keys()].filter(h => h !== handler && h.state === 'created' && h.remotePeer.equals(handler.remotePeer))
+
+    if (pending.length > 0) {
+      const settled = Promise.allSettled(pending.map(async h => h.established))
+      await raceSignal(settled, AbortSignal.timeout(this.helloTimeout)).catch(() => {})
+    }
+  }
+
+  private async admitMember (endpoint: PeerEndpoint, remotePeer: PeerId): Promise<string | undefined> {
+    if (!(await this.membership.isMember(remotePeer))) {
+      return 'not a member of this network'
+    }
+
+    if (endpoint.type === PeerEndpoint.Type.VALIDATOR && !this.membership.mayValidate(remotePeer)) {
+      return 'not in the validator set'
+    }
+
+    return undefined
+  }
+
   admit (handler: PeerHandler): number {
     try {
       this.rateLimiter.consume(handler.remotePeer.toString())
@@ -462,10 +507,10 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     }
   }
 
-  sendQueueOverflow (handler: PeerHandler, err: SendQueueFullError): void {
-    this.log('%p does not keep up, disconnecting it - %s', handler.remotePeer, err.message)
-    this.overflows?.increment()
-    this.safeDispatchEvent('peer:overflow', { detail: { peerId: handler.remotePeer, queued: handler.chat.queued } })
+  sendQueueFull (handler: PeerHandler): void {
+    if (handler.chat.stalled(this.sendStallTimeout)) {
+      this.dropStalled(handler)
+    }
   }
 
   peerRejected (handler: PeerHandler, reason: string): void {
@@ -508,6 +553,30 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.log('discovery starts with %d nodes (%d root nodes)', this.discovery.size, this.rootNodes.length)
   }
 
+  /**
+   * A peer with frames waiting and nothing written for sendStallTimeout has
+   * stopped reading: report it (peer:overflow, metric) and disconnect it, so it
+   * holds no more of our memory and the touch loop may try it afresh.
+   */
+  private dropStalled (handler: PeerHandler): void {
+    this.log('%p has read nothing for %dms with %d frames waiting, disconnecting it', handler.remotePeer, this.sendStallTimeout, handler.chat.queued)
+    this.overflows?.increment()
+    this.safeDispatchEvent('peer:overflow', { detail: { peerId: handler.remotePeer, queued: handler.chat.queued } })
+    void handler.close(`send queue stalled: ${handler.chat.queued} frames unread for over ${this.sendStallTimeout}ms`)
+  }
+
+  /** Every discoveryPeriod: ask each chat for its peers, and drop chats that stopped reading */
+  private sweep (): void {
+    this.broadcast(createMessage(Message.Type.DISC_GET_PEERS))
+    const now = Date.now()
+
+    for (const handler of this.handlers.values()) {
+      if (handler.chat.stalled(this.sendStallTimeout, now)) {
+        this.dropStalled(handler)
+      }
+    }
+  }
+
   private onInboundChat (stream: Stream, connection: Connection): void {
     if (!this.started) {
       stream.abort(new NotStartedError('fabricPeer is not started'))
@@ -520,8 +589,24 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   private onTransactionStream (stream: Stream, connection: Connection): void {
     const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(this.transactionTimeout)])
     this.log.trace('transaction stream from %p', connection.remotePeer)
-    void serveTransaction(stream, async (tx, options) => this.processTransaction(tx, options), { maxMessageSize: this.maxMessageSize, signal }, this.log)
+    void serveTransaction(stream, async (tx, options) => {
+      if (this.secure && !(await this.membership.isMember(connection.remotePeer))) {
+        return response(Response.StatusCode.FAILURE, 'not a member of this network')
+      }
+
+      // under security a transaction must be signed by whoever made it (forwarders pass it on as it is)
+      if (this.secure && !(await verifyTransaction(this.securityHelper, tx))) {
+        return response(Response.StatusCode.FAILURE, `transaction ${tx.txid} is unsigned or its signature is invalid`)
+      }
+
+      return this.processTransaction(tx, options)
+    }, { maxMessageSize: this.maxMessageSize, signal }, this.log)
       .finally(() => { signal.clear() })
+  }
+
+  /** Under security, a transaction we submit unsigned is signed by us */
+  private signed (tx: Transaction): Transaction {
+    return this.secure && tx.signature.byteLength === 0 ? signTransaction(this.securityHelper, tx) : tx
   }
 
   private async toEngine (tx: Transaction, signal: AbortSignal): Promise<Response> {
@@ -587,7 +672,8 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
       maxMessageSize: this.maxMessageSize,
       sendQueueSize: this.sendQueueSize,
       sendQueueBytes: this.sendQueueBytes,
-      receiveQueueSize: this.receiveQueueSize
+      receiveQueueSize: this.receiveQueueSize,
+      signer: this.signer
     })
     const handler = new PeerHandler(this, chat, this.log)
     const run = handler.run(this.shutdown.signal).finally(() => this.running.delete(handler))

@@ -38,6 +38,7 @@
 import { FabricPeer as FabricPeerClass } from './fabric-peer.js'
 import type { ChatSender } from './chat/chat-stream.js'
 import type { Discovery } from './discovery/discovery.js'
+import type { SecurityInit } from './security/membership.js'
 import type { TouchTick } from './touch/touch-loop.js'
 import type { Ledger } from './ledger.js'
 import type { BlockchainInfo, Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
@@ -196,6 +197,15 @@ export interface FabricPeerInit {
   sendQueueSize?: number
 
   /**
+   * A peer with frames waiting and nothing written to it for this long, in ms,
+   * has stopped reading: it is reported (`peer:overflow`) and disconnected.
+   * A full queue on a peer that still reads is only backpressure.
+   *
+   * @default 10000
+   */
+  sendStallTimeout?: number
+
+  /**
    * Bytes that may wait in one peer's send queue; a single frame always fits.
    *
    * @default 67108864 (64 MiB)
@@ -230,6 +240,13 @@ export interface FabricPeerInit {
    * @default 10000
    */
   dialTimeout?: number
+
+  /**
+   * Signing, permissioned membership and replay protection (Fabric's
+   * `security.enabled`). Give the same object to `fabricConnectionGater()` so
+   * non-members are refused before any protocol runs.
+   */
+  security?: SecurityInit
 
   /**
    * How long a transaction may take end to end (`processTransaction`,
@@ -311,7 +328,7 @@ export interface FabricPeerEvents {
   'peer:rejected': CustomEvent<PeerRejectedEvent>
   /** A message arrived on an established chat (after the peer layer and engine handled it) */
   'message': CustomEvent<ChatMessageEvent>
-  /** A peer's send queue overflowed (it does not read fast enough); it is being disconnected */
+  /** A peer stopped reading what we queue for it (nothing written for sendStallTimeout); it is being disconnected */
   'peer:overflow': CustomEvent<SendQueueOverflowEvent>
   /** The touch loop ran: what was missing, what it dialed, what expired */
   'touch': CustomEvent<TouchTick>
@@ -406,6 +423,10 @@ export { Discovery } from './discovery/discovery.js'
 export type { DiscoveryNode, NodeRef } from './discovery/discovery.js'
 export type { TouchTick } from './touch/touch-loop.js'
 export { BlockOutOfOrderError, blockHash, DatastoreLedger, MemoryLedger } from './ledger.js'
+export { fabricConnectionGater, Membership } from './security/membership.js'
+export type { SecurityInit } from './security/membership.js'
+export { libp2pSecurityHelper, signMessage, signTransaction, verifyMessage, verifyTransaction } from './security/signing.js'
+export type { SecurityHelper } from './security/signing.js'
 export { NoopsEngine, noopsEngine } from './engine/noops.js'
 export type { NoopsEngineInit } from './engine/noops.js'
 export type { Ledger } from './ledger.js'

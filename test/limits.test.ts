@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { afterEach, describe, it } from 'node:test'
-import { createMessage, Message } from '../src/index.js'
+import { CHAT_PROTOCOL, createMessage, Message } from '../src/index.js'
 import { FakePeer } from './helpers/fake-peer.js'
 import { createNode, nextEvent, waitFor } from './helpers/nodes.js'
 import type { FabricNode } from './helpers/nodes.js'
 import type { FabricPeerInit } from '../src/index.js'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, Stream } from '@libp2p/interface'
 
 const running: Array<Libp2p | FakePeer> = []
 afterEach(async () => { await Promise.all(running.splice(0).map(async n => n.stop())) })
@@ -18,7 +18,8 @@ async function node (init: FabricPeerInit = {}): Promise<FabricNode> {
 
 describe('limits on what a peer can make us do', () => {
   it('a peer that never reads fills only its own queue: a broadcast still reaches 5 others, and the stalled peer is dropped with a reason', async () => {
-    const sender = await node({ sendQueueSize: 200 })
+    // a full queue on a peer that still reads is backpressure; one that reads nothing for sendStallTimeout is dropped
+    const sender = await node({ sendQueueSize: 200, sendStallTimeout: 300, discoveryPeriod: 200 })
     const good = await Promise.all([1, 2, 3, 4, 5].map(async () => node()))
     for (const g of good) await g.services.fabric.chatWithPeer(sender.getMultiaddrs())
 
@@ -43,12 +44,13 @@ describe('limits on what a peer can make us do', () => {
       const payload = new Uint8Array(1024)
       new DataView(payload.buffer).setUint32(0, i)
       const result = sender.services.fabric.broadcast(createMessage(Message.Type.CONSENSUS, payload))
+      if (i === 0) assert.equal(result.sent.length, 6)
       for (const g of good) assert.ok(result.sent.some(p => p.equals(g.peerId)), `message ${i} not queued for an honest peer`)
       if (i % 50 === 49) await new Promise(resolve => setTimeout(resolve, 1))
     }
 
-    assert.ok((await overflow).queued >= 200)
-    assert.match((await dropped).reason, /send queue full/)
+    assert.equal((await overflow).queued, 200)
+    assert.match((await dropped).reason, /^send queue stalled: 200 frames unread for over 300ms$/)
     await waitFor(() => received.every(r => r.length === count), 'every honest peer to receive every message', 15_000)
     for (const r of received) assert.deepEqual(r, Array.from({ length: count }, (_, i) => i))
     assert.equal(sender.services.fabric.isEstablished(stalled.node.peerId), false)
@@ -88,5 +90,23 @@ describe('message rate per peer', () => {
     await waitFor(() => flood.length === 2_000, 'the throttled flood to arrive', 10_000)
     assert.ok(flood.at(-1)! - start >= 2_900, 'the flood was not spread over 4 seconds')
     assert.equal(target.services.fabric.isEstablished(flooder.peerId), true)
+  })
+})
+
+describe('streams per connection', () => {
+  it('a connection may open at most maxInboundStreams chat streams at once', async () => {
+    const target = await node({ maxInboundStreams: 2, helloTimeout: 5_000 })
+    const raw = await FakePeer.create()
+    running.push(raw)
+
+    // silent streams: the ones the target accepts stay open until its hello timeout
+    const streams: Stream[] = []
+    for (let i = 0; i < 4; i++) {
+      streams.push(await raw.node.dialProtocol(target.getMultiaddrs(), CHAT_PROTOCOL, { signal: AbortSignal.timeout(5_000) }))
+    }
+
+    // libp2p resolves the dial before the remote accepts; the registrar resets streams over the limit
+    await waitFor(() => streams.slice(2).every(s => s.status !== 'open'), 'the streams over the limit to be reset', 5_000)
+    assert.deepEqual(streams.slice(0, 2).map(s => s.status), ['open', 'open'])
   })
 })

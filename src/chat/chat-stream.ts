@@ -22,6 +22,8 @@ export interface ChatStreamInit {
   receiveQueueSize?: number
   /** Bytes of decoded frames buffered for the reader before the stream is paused */
   receiveQueueBytes?: number
+  /** Applied to every message `send` is given (signing, when security is on) */
+  signer?(msg: Message): Message
 }
 
 /** What an engine's handler may do with a chat: send, and know who is on the other end */
@@ -57,6 +59,7 @@ export class ChatStream implements AsyncIterable<Message> {
   private queuedBytes = 0
   private readonly receiveQueueSize: number
   private readonly receiveQueueBytes: number
+  private readonly signer?: (msg: Message) => Message
   private inboxBytes = 0
   private closing = false
   private iterating = false
@@ -68,6 +71,8 @@ export class ChatStream implements AsyncIterable<Message> {
   private waitingForDrain = false
   private paused = false
   private idle?: PromiseWithResolvers<void>
+  /** When frames last left the queue for the stream */
+  private lastProgress = Date.now()
 
   constructor (stream: Stream, remotePeer: PeerId, init: ChatStreamInit = {}) {
     this.stream = stream
@@ -79,6 +84,7 @@ export class ChatStream implements AsyncIterable<Message> {
     this.sendQueueBytes = init.sendQueueBytes ?? SEND_QUEUE_BYTES
     this.receiveQueueSize = init.receiveQueueSize ?? RECEIVE_QUEUE_SIZE
     this.receiveQueueBytes = init.receiveQueueBytes ?? 2 * this.maxMessageSize
+    this.signer = init.signer
     this.decoder = new FrameDecoder(this.maxMessageSize)
     // while paused the muxer still delivers the window it granted before (up to
     // MAX_MUXER_WINDOW); the stream resets if its read buffer overflows, so make
@@ -108,6 +114,14 @@ export class ChatStream implements AsyncIterable<Message> {
     return this.queue.length - this.queueHead
   }
 
+  /**
+   * Whether frames have been waiting with nothing written for `timeout` ms: the
+   * peer is not reading (its window is shut), not merely slower than we write.
+   */
+  stalled (timeout: number, now = Date.now()): boolean {
+    return this.queued > 0 && now - this.lastProgress > timeout
+  }
+
   /** Whether frames can still be sent */
   get writable (): boolean {
     return !this.closing && this.stream.writeStatus === 'writable'
@@ -120,12 +134,17 @@ export class ChatStream implements AsyncIterable<Message> {
    * @throws {SendQueueFullError} the peer's queue is full
    */
   send (msg: Message): void {
-    this.sendEncoded(Message.encode(msg))
+    this.sendEncoded(this.encode(msg))
+  }
+
+  /** The bytes `send` would queue: the message, signed when security is on, encoded */
+  encode (msg: Message): Uint8Array {
+    return Message.encode(this.signer == null ? msg : this.signer(msg))
   }
 
   /**
-   * Queue an already encoded `Message` (a broadcast encodes once for all peers).
-   * The bytes must not be modified afterwards.
+   * Queue an already encoded (and, under security, signed) `Message`: a
+   * broadcast encodes once for all peers. The bytes must not be modified afterwards.
    */
   sendEncoded (encoded: Uint8Array): void {
     if (!this.writable) {
@@ -233,6 +252,8 @@ export class ChatStream implements AsyncIterable<Message> {
         this.clearQueue()
         break
       }
+
+      this.lastProgress = Date.now()
 
       if (!this.stream.send(this.takeBatch())) {
         this.waitForDrain()

@@ -40,13 +40,24 @@ export interface ChatCoordinator {
   peersReceived(handler: PeerHandler, peers: PeerEndpoint[]): void
   /** A peer broke the protocol */
   peerRejected(handler: PeerHandler, reason: string): void
+  /** Security is on: messages are signed and verified */
+  readonly secure: boolean
+  /** Why a received message must be rejected under security (signature, freshness); undefined when it passes or security is off */
+  checkMessage(pkiID: Uint8Array, msg: Message): Promise<string | undefined> | undefined
+  /** Why a peer that said hello may not chat with us (membership, validator set); undefined when it may, at once when security is off */
+  admitPeer(endpoint: PeerEndpoint, remotePeer: PeerId): Promise<string | undefined> | undefined
+  /** Settles when another chat with the same peer that is still in its hello exchange has registered or failed */
+  replacementFor(handler: PeerHandler): Promise<void>
   /** Count a message from the peer against its rate: 0 to go on, or how many ms to wait first */
   admit(handler: PeerHandler): number
-  /** A peer's send queue overflowed: it does not read fast enough */
-  sendQueueOverflow(handler: PeerHandler, err: SendQueueFullError): void
+  /** A peer's send queue is full or has stalled: disconnect it if it has stopped reading */
+  sendQueueFull(handler: PeerHandler): void
 }
 
 export type ChatState = 'created' | 'established' | 'closed'
+
+/** The reason given to a chat closed because the peer keeps another one with us */
+export const DUPLICATE_CHAT = 'duplicate chat'
 
 /**
  * The peer layer's own handler for one chat (Fabric's `peer.Handler`): runs the
@@ -121,6 +132,14 @@ export class PeerHandler implements MessageHandler {
           break
         }
 
+        // only under security: no extra await per message otherwise
+        const check = this.coordinator.checkMessage(this.to().pkiID, next.value)
+        const refused = check == null ? undefined : await check
+
+        if (refused != null) {
+          throw new PeerRejectedError(refused)
+        }
+
         const wait = this.coordinator.admit(this)
 
         if (wait > 0) {
@@ -129,6 +148,12 @@ export class PeerHandler implements MessageHandler {
         }
 
         await this.handleMessage(next.value, signal)
+      }
+
+      if (this.closeReason === `disconnected by peer: ${DUPLICATE_CHAT}`) {
+        // the peer keeps our other chat with it: let that one register first,
+        // so the peer is replaced quietly instead of dropped and re-established
+        await this.coordinator.replacementFor(this)
       }
 
       await this.close()
@@ -196,12 +221,12 @@ export class PeerHandler implements MessageHandler {
   }
 
   /**
-   * Send to the peer. A full queue means the peer does not keep up: it is
-   * reported and disconnected (v0.6's consensus.buffersize), and the error is
-   * thrown so the caller knows this message was not queued.
+   * Send to the peer. A full queue (v0.6's consensus.buffersize) throws
+   * SendQueueFullError for this peer only: backpressure for a peer that is
+   * slower than we write, and a disconnect for one that has stopped reading.
    */
   sendMessage (msg: Message): void {
-    this.sendEncoded(Message.encode(msg))
+    this.sendEncoded(this.chat.encode(msg))
   }
 
   /** As sendMessage, for bytes already encoded (a broadcast encodes once) */
@@ -210,8 +235,7 @@ export class PeerHandler implements MessageHandler {
       this.chat.sendEncoded(encoded)
     } catch (err: any) {
       if (err instanceof SendQueueFullError && this.closing == null) {
-        this.coordinator.sendQueueOverflow(this, err)
-        void this.close(`send queue full: ${err.message}`)
+        this.coordinator.sendQueueFull(this)
       }
 
       throw err
@@ -296,6 +320,20 @@ export class PeerHandler implements MessageHandler {
 
     const hello = decode(HelloMessage, first.value.payload, 'DISC_HELLO')
     const endpoint = checkHelloEndpoint(hello.peerEndpoint, this.remotePeer)
+    // under security the hello carries its own key, which then signs everything
+    if (this.coordinator.secure && (hello.peerEndpoint?.pkiID.byteLength ?? 0) === 0) {
+      throw new PeerRejectedError('hello without a pkiID')
+    }
+
+    // no await when security is off: between this hello and register() nothing
+    // else may run, or a DISC_DISCONNECT on a duplicate chat could overtake it
+    const checked = this.coordinator.checkMessage(endpoint.pkiID, first.value)
+    const admitted = this.coordinator.admitPeer(endpoint, this.remotePeer)
+    const refused = (checked == null ? undefined : await checked) ?? (admitted == null ? undefined : await admitted)
+
+    if (refused != null) {
+      throw new PeerRejectedError(refused)
+    }
 
     if (!this.initiated) {
       this.sendMessage(await this.helloMessage())

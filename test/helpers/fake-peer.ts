@@ -1,8 +1,8 @@
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { FrameDecoder, encodeFrames, framedLength } from '../../src/chat/frames.js'
-import { CHAT_PROTOCOL, createMessage, HelloMessage, Message, PeerEndpoint } from '../../src/index.js'
+import { CHAT_PROTOCOL, createMessage, HelloMessage, libp2pSecurityHelper, Message, PeerEndpoint, signMessage } from '../../src/index.js'
 import { createRawNode } from './nodes.js'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** A length-prefixed frame of a Message (or of raw bytes) */
@@ -24,11 +24,22 @@ export class FakePeer {
     this.node = node
   }
 
-  static async create (): Promise<FakePeer> {
-    return new FakePeer(await createRawNode())
+  /** With a key, the fake can sign (`sign`) as the peer it is */
+  static async create (privateKey?: PrivateKey): Promise<FakePeer> {
+    const fake = new FakePeer(await createRawNode(privateKey))
+    fake.privateKey = privateKey
+    return fake
   }
 
-  /** Open a chat with `target` and exchange hellos, as the given role */
+  privateKey?: PrivateKey
+
+  /** The message signed with the fake's key, as a secure peer would */
+  sign (msg: Message): Message {
+    if (this.privateKey == null) throw new Error('this fake peer has no key to sign with')
+    return signMessage(libp2pSecurityHelper(this.privateKey), msg)
+  }
+
+  /** Open a chat with `target` and exchange hellos, as the given role (signed if the fake has a key) */
   async hello (target: Multiaddr[], type = PeerEndpoint.Type.VALIDATOR): Promise<void> {
     const stream = await this.node.dialProtocol(target, CHAT_PROTOCOL)
     this.stream = stream
@@ -43,14 +54,15 @@ export class FakePeer {
       })
       stream.addEventListener('close', () => { reject(new Error('closed before the hello answer')) })
     })
-    this.send(createMessage(Message.Type.DISC_HELLO, HelloMessage.encode({
+    const hello = createMessage(Message.Type.DISC_HELLO, HelloMessage.encode({
       peerEndpoint: {
         ID: { name: this.node.peerId.toString() },
         address: this.node.getMultiaddrs()[0].toString(),
         type,
         pkiID: publicKeyToProtobuf(this.node.peerId.publicKey!) as Uint8Array<ArrayBuffer>
       }
-    })))
+    }))
+    this.send(this.privateKey == null ? hello : this.sign(hello))
     await answered
   }
 

@@ -4,7 +4,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { fabricPeer } from '../../src/index.js'
 import type { FabricPeer, FabricPeerInit } from '../../src/index.js'
-import type { Libp2p, PrivateKey, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, PrivateKey, TypedEventTarget } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
 export type FabricNode = Libp2p<{ fabric: FabricPeer }>
@@ -15,6 +15,7 @@ export interface NodeOptions {
   datastore?: Datastore
   /** Listen addresses (default: 127.0.0.1, port 0) */
   listen?: string[]
+  connectionGater?: ConnectionGater
 }
 
 /**
@@ -26,6 +27,7 @@ export async function createNode (options: NodeOptions = {}): Promise<FabricNode
     privateKey: options.privateKey,
     datastore: options.datastore,
     addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+    connectionGater: options.connectionGater,
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -40,8 +42,9 @@ export async function createNode (options: NodeOptions = {}): Promise<FabricNode
 }
 
 /** A plain libp2p node without the fabric service, to speak raw bytes at one */
-export async function createRawNode (): Promise<Libp2p> {
+export async function createRawNode (privateKey?: PrivateKey): Promise<Libp2p> {
   return createLibp2p({
+    privateKey,
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
