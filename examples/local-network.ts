@@ -71,7 +71,8 @@ function whole (name: keyof typeof flags, min: number): number {
 }
 
 function fail (reason: string): never {
-  if (drawn > 0) draw()
+  // the state the network was stuck in
+  if (!interactive || drawn > 0) draw()
   console.error(`\nFAILED: ${reason}`)
   void shutdown().finally(() => process.exit(1))
   throw new Error(reason)
@@ -135,6 +136,8 @@ function start (peer: Peer): void {
   child.on('message', (msg: PeerReply) => {
     if (msg.kind === 'status' && peer.child === child) {
       peer.status = msg
+      // restarts reuse the port, as a deployed node keeps its configured address
+      peer.config.port = Number(msg.address.split('/')[4] ?? 0)
       if (peer.state === 'starting') peer.state = 'up'
     }
   })
@@ -213,7 +216,7 @@ await rm(flags.data, { recursive: true, force: true })
 for (let i = 0; i < V + N; i++) {
   const validator = i < V
   const name = validator ? `vp${i}` : `nvp${i - V}`
-  peers.push({ config: { name, dataDir: join(flags.data, name), validator, rootNodes: [], discoveryPeriod: DISCOVERY_PERIOD, touchPeriod: TOUCH_PERIOD }, state: 'stopped' })
+  peers.push({ config: { name, dataDir: join(flags.data, name), validator, rootNodes: [], discoveryPeriod: DISCOVERY_PERIOD, touchPeriod: TOUCH_PERIOD, port: 0 }, state: 'stopped' })
 }
 
 const root = peers[0]

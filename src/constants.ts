@@ -149,3 +149,13 @@ export const MAX_PENDING_BLOCKS = 1_000
  * what a Fabric engine exchanges with one peer, below what a flood can send.
  */
 export const MAX_MESSAGES_PER_SECOND = 100_000
+
+/**
+ * Under security every message's signature is verified, ~6-7k per second per
+ * core here: the default rate per peer is set below that, so one peer cannot
+ * take a core. Set maxMessagesPerSecond to change it.
+ */
+export const MAX_MESSAGES_PER_SECOND_SECURE = 5_000
+
+/** Signed transactions remembered against replay within maxMessageAge, at most. */
+export const MAX_RECENT_TRANSACTIONS = 100_000

@@ -6,6 +6,8 @@ import { anySignal } from 'any-signal'
 import { TypedEventEmitter } from 'main-event'
 import { raceSignal } from 'race-signal'
 import { compare as uint8ArrayCompare } from 'uint8arrays/compare'
+import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { ChatStream } from './chat/chat-stream.js'
 import { DUPLICATE_CHAT, PeerHandler } from './chat/peer-handler.js'
 import * as c from './constants.js'
@@ -14,11 +16,12 @@ import { DiscoveryListStore } from './discovery/persistence.js'
 import { selfEndpoint } from './endpoint.js'
 import { NotEstablishedError } from './errors.js'
 import { MemoryLedger } from './ledger.js'
-import { createMessage } from './message.js'
+import { createMessage, timestampNow } from './message.js'
 import { Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
 import { requestTransaction, response, serveTransaction } from './transaction/transaction-protocol.js'
 import { Membership } from './security/membership.js'
-import { checkMessage, libp2pSecurityHelper, signMessage, signTransaction, verifyTransaction } from './security/signing.js'
+import { checkMessage, libp2pSecurityHelper, signMessage, signTransaction } from './security/signing.js'
+import { TransactionGuard } from './security/transaction-guard.js'
 import { TouchLoop } from './touch/touch-loop.js'
 import type { SecurityHelper } from './security/signing.js'
 import type { ChatCoordinator, Registration } from './chat/peer-handler.js'
@@ -71,6 +74,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   private readonly membership: Membership
   private readonly securityHelper: SecurityHelper
   private readonly maxMessageAge: number
+  private readonly transactionGuard: TransactionGuard
   private readonly signer?: (msg: Message) => Message
   private readonly touch: TouchLoop
   private readonly rootNodes: Multiaddr[]
@@ -164,8 +168,14 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.membership = new Membership(init.security)
     this.securityHelper = init.security?.helper ?? libp2pSecurityHelper(components.privateKey)
     this.maxMessageAge = nonNegative('security.maxMessageAge', init.security?.maxMessageAge, 0)
+    this.transactionGuard = new TransactionGuard(this.securityHelper, this.membership, this.maxMessageAge)
+
+    if (this.secure) {
+      checkHelper(this.securityHelper, components.privateKey)
+    }
+
     this.signer = this.secure ? (msg) => signMessage(this.securityHelper, msg) : undefined
-    this.rateLimiter = new RateLimiter({ points: positive('maxMessagesPerSecond', init.maxMessagesPerSecond, c.MAX_MESSAGES_PER_SECOND), duration: 1 })
+    this.rateLimiter = new RateLimiter({ points: positive('maxMessagesPerSecond', init.maxMessagesPerSecond, this.secure ? c.MAX_MESSAGES_PER_SECOND_SECURE : c.MAX_MESSAGES_PER_SECOND), duration: 1 })
     this.shutdown = new AbortController()
     this.askForPeers = repeatingTask(() => { this.sweep() }, this.discoveryPeriod)
     this.onInboundChat = this.onInboundChat.bind(this)
@@ -453,8 +463,8 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     let count = Math.min(all.length, this.maxPeersPerMessage)
     let answer: PeersMessage = { peers: count < all.length ? sample(all, count) : all }
 
-    // the Message around it adds a few dozen bytes
-    while (count > 0 && PeersMessage.encode(answer).byteLength > this.maxMessageSize - 64) {
+    // the Message around it: type, timestamp, the payload's tag and length, and a signature
+    while (count > 0 && PeersMessage.encode(answer).byteLength > this.maxMessageSize - 160) {
       count = Math.floor(count / 2)
       answer = { peers: answer.peers.slice(0, count) }
     }
@@ -492,17 +502,27 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   }
 
   admit (handler: PeerHandler): number {
+    const wait = this.rateLimited(handler.remotePeer.toString())
+
+    if (wait > 0) {
+      // the chat then waits out the window, so this happens at most once per window
+      this.log('%p is over its message rate, pausing its chat for %dms', handler.remotePeer, wait)
+      this.throttled?.increment()
+    }
+
+    return wait
+  }
+
+  /** 0 if `key` may go on, else ms until its rate window is over */
+  private rateLimited (key: string): number {
     try {
-      this.rateLimiter.consume(handler.remotePeer.toString())
+      this.rateLimiter.consume(key)
       return 0
     } catch (err: any) {
       if (err.name !== 'RateLimitError') {
         throw err
       }
 
-      // the chat then waits out the window, so this happens at most once per window
-      this.log('%p is over its message rate, pausing its chat for %dms', handler.remotePeer, err.msBeforeNext)
-      this.throttled?.increment()
       return Math.max(1, err.msBeforeNext)
     }
   }
@@ -567,7 +587,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
 
   /** Every discoveryPeriod: ask each chat for its peers, and drop chats that stopped reading */
   private sweep (): void {
-    this.broadcast(createMessage(Message.Type.DISC_GET_PEERS))
+    // stalls first: the request below queues a frame for every peer
     const now = Date.now()
 
     for (const handler of this.handlers.values()) {
@@ -575,6 +595,8 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
         this.dropStalled(handler)
       }
     }
+
+    this.broadcast(createMessage(Message.Type.DISC_GET_PEERS))
   }
 
   private onInboundChat (stream: Stream, connection: Connection): void {
@@ -590,13 +612,19 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(this.transactionTimeout)])
     this.log.trace('transaction stream from %p', connection.remotePeer)
     void serveTransaction(stream, async (tx, options) => {
-      if (this.secure && !(await this.membership.isMember(connection.remotePeer))) {
-        return response(Response.StatusCode.FAILURE, 'not a member of this network')
+      // transactions count against the sender's message rate too
+      if (this.rateLimited(`tx:${connection.remotePeer}`)) {
+        return response(Response.StatusCode.FAILURE, 'too many requests: over maxMessagesPerSecond')
       }
 
-      // under security a transaction must be signed by whoever made it (forwarders pass it on as it is)
-      if (this.secure && !(await verifyTransaction(this.securityHelper, tx))) {
-        return response(Response.StatusCode.FAILURE, `transaction ${tx.txid} is unsigned or its signature is invalid`)
+      if (this.secure) {
+        const refused = await this.membership.isMember(connection.remotePeer)
+          ? await this.transactionGuard.check(tx)
+          : 'not a member of this network'
+
+        if (refused != null) {
+          return response(Response.StatusCode.FAILURE, refused)
+        }
       }
 
       return this.processTransaction(tx, options)
@@ -604,9 +632,14 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
       .finally(() => { signal.clear() })
   }
 
-  /** Under security, a transaction we submit unsigned is signed by us */
+  /** Under security, a transaction we submit unsigned is stamped and signed by us */
   private signed (tx: Transaction): Transaction {
-    return this.secure && tx.signature.byteLength === 0 ? signTransaction(this.securityHelper, tx) : tx
+    if (!this.secure || tx.signature.byteLength > 0) {
+      return tx
+    }
+
+    // stamped, so it passes freshness checks, and signed over the stamp
+    return signTransaction(this.securityHelper, { ...tx, timestamp: tx.timestamp ?? timestampNow() })
   }
 
   private async toEngine (tx: Transaction, signal: AbortSignal): Promise<Response> {
@@ -708,6 +741,25 @@ function positive (name: string, value: number | undefined, fallback: number): n
   }
 
   return value
+}
+
+/** A helper must sign synchronously with the node's key: peers verify against its pkiID */
+function checkHelper (helper: SecurityHelper, privateKey: FabricPeerComponents['privateKey']): void {
+  if (!uint8ArrayEquals(helper.getID(), publicKeyToProtobuf(privateKey.publicKey))) {
+    throw new InvalidParametersError('security.helper must sign with the node\'s libp2p key: its getID() is not the node\'s public key')
+  }
+
+  let signature: unknown
+
+  try {
+    signature = helper.sign(Uint8Array.of(0))
+  } catch (err: any) {
+    throw new InvalidParametersError(`security.helper cannot sign: ${err.message}`)
+  }
+
+  if (!(signature instanceof Uint8Array)) {
+    throw new InvalidParametersError('security.helper must sign synchronously (a chat queues messages synchronously)')
+  }
 }
 
 function nonNegative (name: string, value: number | undefined, fallback: number): number {

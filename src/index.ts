@@ -213,10 +213,11 @@ export interface FabricPeerInit {
   sendQueueBytes?: number
 
   /**
-   * Messages per second one peer may make us handle; beyond it, its chat is
-   * not read until the second is over (backpressure on that peer only).
+   * Messages per second one peer may make us handle (chat messages and
+   * transactions); beyond it, its chat is not read until the second is over
+   * (backpressure on that peer only) and its transactions get FAILURE.
    *
-   * @default 100000
+   * @default 100000, or 5000 with security on (each message's signature is verified)
    */
   maxMessagesPerSecond?: number
 

@@ -58,6 +58,28 @@ describe('limits on what a peer can make us do', () => {
   })
 })
 
+describe('stall detection', () => {
+  it('an honest peer that was idle and then gets a burst is not taken for stalled', async () => {
+    const sender = await node({ sendQueueSize: 50, sendStallTimeout: 300, discoveryPeriod: 200 })
+    const peer = await node()
+    await peer.services.fabric.chatWithPeer(sender.getMultiaddrs())
+    let closed = false
+    sender.services.fabric.addEventListener('peer:closed', () => { closed = true })
+
+    // idle for longer than sendStallTimeout, across several sweeps
+    await new Promise(resolve => setTimeout(resolve, 800))
+    let sent = 0
+    for (let i = 0; i < 60; i++) {
+      try { sender.services.fabric.unicast(createMessage(Message.Type.CONSENSUS, new Uint8Array(100)), peer.peerId); sent++ } catch {}
+    }
+    await new Promise(resolve => setTimeout(resolve, 800))
+
+    assert.ok(sent >= 50)
+    assert.equal(closed, false, 'an honest peer was dropped')
+    assert.equal(sender.services.fabric.isEstablished(peer.peerId), true)
+  })
+})
+
 describe('message rate per peer', () => {
   it('a peer flooding above maxMessagesPerSecond is throttled; another peer is not', async () => {
     const target = await node({ maxMessagesPerSecond: 500 })

@@ -124,7 +124,7 @@ describe('a peer that breaks the Chat protocol is rejected', () => {
   })
 
   it('a peer that never says hello is dropped after helloTimeout', async () => {
-    const { reason, received, opened } = await attack(undefined, /no DISC_HELLO within 500ms/)
+    const { reason, received, opened } = await attack(undefined, /no DISC_HELLO accepted within 500ms/)
     // the target's timer started before our dial resolved, so measured from then it may read a little short
     assert.ok(Date.now() - opened >= HELLO_TIMEOUT - 100, `dropped after ${Date.now() - opened}ms`)
     assertDisconnectedWith(received, reason)

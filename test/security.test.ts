@@ -4,11 +4,12 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MemoryDatastore } from 'datastore-core'
-import { CHAT_PROTOCOL, createMessage, DatastoreLedger, HelloMessage, PeerEndpoint, fabricConnectionGater, libp2pSecurityHelper, Message, noopsEngine, Response, responseText, signTransaction, Transaction } from '../src/index.js'
+import { CHAT_PROTOCOL, createMessage, DatastoreLedger, HelloMessage, PeerEndpoint, timestampNow, fabricConnectionGater, libp2pSecurityHelper, Message, noopsEngine, Response, responseText, signTransaction, Transaction } from '../src/index.js'
 import { FakePeer, frame } from './helpers/fake-peer.js'
 import { createNode, nextEvent, waitFor } from './helpers/nodes.js'
 import type { FabricNode, NodeOptions } from './helpers/nodes.js'
 import type { FabricPeerInit, SecurityInit } from '../src/index.js'
+import { InvalidParametersError } from '@libp2p/interface'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 
 const running: Array<Libp2p | FakePeer> = []
@@ -25,7 +26,7 @@ async function keys (count: number): Promise<PrivateKey[]> {
 }
 
 function tx (id: string): Transaction {
-  return { type: Transaction.Type.CHAINCODE_INVOKE, chaincodeID: new Uint8Array(0), payload: new TextEncoder().encode(id), metadata: new Uint8Array(0), txid: id, nonce: new Uint8Array(0), cert: new Uint8Array(0), signature: new Uint8Array(0) }
+  return { type: Transaction.Type.CHAINCODE_INVOKE, chaincodeID: new Uint8Array(0), payload: new TextEncoder().encode(id), metadata: new Uint8Array(0), txid: id, timestamp: timestampNow(), nonce: new Uint8Array(0), cert: new Uint8Array(0), signature: new Uint8Array(0) }
 }
 
 /** A fake peer with a key, chatting with `target` after a correctly signed hello */
@@ -171,5 +172,60 @@ describe('permissioned membership', () => {
     const asNonValidator = await node({ validator: false, security: { enabled: true } }, { privateKey: memberKey })
     await asNonValidator.services.fabric.chatWithPeer(a.getMultiaddrs())
     assert.deepEqual(a.services.fabric.getPeers().peers.map(p => p.ID?.name), [asNonValidator.peerId.toString()])
+  })
+})
+
+describe('security contract', () => {
+  it('a transaction signed by a non-member, or submitted twice, gets FAILURE', async () => {
+    const [vKey, clientKey, strangerKey] = await keys(3)
+    const members = [vKey, clientKey].map(k => peerIdFromPrivateKey(k).toString())
+    const ledger = await new DatastoreLedger(new MemoryDatastore()).open()
+    const validator = await node({ security: { enabled: true, allowedPeers: members, maxMessageAge: 60_000 }, ledger, engine: noopsEngine({ ledger, logger: defaultLogger() }) }, { privateKey: vKey })
+    const client = await node({ touchPeriod: 0 }, { privateKey: clientKey })
+    await client.dial(validator.getMultiaddrs())
+
+    const byStranger = await client.services.fabric.sendTransactionToPeer(validator.peerId, signTransaction(libp2pSecurityHelper(strangerKey), tx('stranger')))
+    assert.equal(byStranger.status, Response.StatusCode.FAILURE)
+    assert.match(responseText(byStranger), /not a member of this network/)
+
+    const signed = signTransaction(libp2pSecurityHelper(clientKey), tx('once'))
+    assert.equal((await client.services.fabric.sendTransactionToPeer(validator.peerId, signed)).status, Response.StatusCode.SUCCESS)
+    const again = await client.services.fabric.sendTransactionToPeer(validator.peerId, signed)
+    assert.equal(again.status, Response.StatusCode.FAILURE)
+    assert.match(responseText(again), /already submitted \(a replay\)/)
+    assert.equal(ledger.height, 1)
+  })
+
+  it('a membership check that throws admits no one, and nothing crashes', async () => {
+    const target = await node({ security: { enabled: true, isMember: async () => { throw new Error('membership service unreachable') } } })
+
+    // an unsigned hello is refused for its signature; the failing check is never left unhandled
+    const unsigned = await FakePeer.create()
+    running.push(unsigned)
+    const r1 = nextEvent(target.services.fabric, 'peer:rejected', d => d.peerId.equals(unsigned.node.peerId))
+    await unsigned.hello(target.getMultiaddrs()).catch(() => {})
+    assert.equal((await r1).reason, 'unsigned DISC_HELLO')
+
+    // a signed one is refused for membership
+    const signed = await FakePeer.create((await keys(1))[0])
+    running.push(signed)
+    const r2 = nextEvent(target.services.fabric, 'peer:rejected', d => d.peerId.equals(signed.node.peerId))
+    await signed.hello(target.getMultiaddrs()).catch(() => {})
+    assert.equal((await r2).reason, 'not a member of this network')
+  })
+
+  it('a custom helper must sign with the node\'s key; security options without enabled are an error', async () => {
+    const [nodeKey, otherKey] = await keys(2)
+    await assert.rejects(createNode({ privateKey: nodeKey, fabric: { security: { enabled: true, helper: libp2pSecurityHelper(otherKey) } } }), InvalidParametersError)
+    await assert.rejects(createNode({ fabric: { security: { allowedPeers: [] } } }), InvalidParametersError)
+
+    // a helper that wraps the node's own key (say, a remote signer) is fine
+    const wrapped = libp2pSecurityHelper(nodeKey)
+    let signatures = 0
+    const counting = { ...wrapped, sign: (data: Uint8Array) => { signatures++; return wrapped.sign(data) } }
+    const a = await node({ security: { enabled: true, helper: counting } }, { privateKey: nodeKey })
+    const b = await node(SECURE)
+    await b.services.fabric.chatWithPeer(a.getMultiaddrs())
+    assert.ok(signatures > 1)
   })
 })

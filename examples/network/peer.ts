@@ -23,6 +23,8 @@ export interface PeerConfig {
   rootNodes: string[]
   discoveryPeriod: number
   touchPeriod: number
+  /** 0 the first time; a restarted peer listens where it did before, as a deployed node would */
+  port: number
 }
 
 export interface PeerStatus {
@@ -50,7 +52,7 @@ const ledger = await new DatastoreLedger(datastore).open()
 const node = await createLibp2p({
   privateKey,
   datastore,
-  addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+  addresses: { listen: [`/ip4/127.0.0.1/tcp/${config.port}`] },
   transports: [tcp()],
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
@@ -66,6 +68,8 @@ const node = await createLibp2p({
       discoveryPeriod: config.discoveryPeriod,
       touchPeriod: config.touchPeriod,
       dialBackoffInitial: config.touchPeriod,
+      // a short window: a SIGKILL loses at most this much of the list's changes
+      persistDelay: 250,
       ledger,
       engine: config.validator ? noopsEngine({ ledger, logger: defaultLogger() }) : undefined
     })

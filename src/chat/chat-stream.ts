@@ -159,6 +159,11 @@ export class ChatStream implements AsyncIterable<Message> {
       throw new SendQueueFullError(`Send queue to ${this.remotePeer} is full (${this.queued} frames, ${this.queuedBytes} bytes)`)
     }
 
+    if (this.queued === 0) {
+      // the stall clock measures how long the oldest waiting frame has waited
+      this.lastProgress = Date.now()
+    }
+
     this.queue.push(encoded)
     this.queuedBytes += encoded.byteLength
 
@@ -237,10 +242,15 @@ export class ChatStream implements AsyncIterable<Message> {
       return
     }
 
-    if (!this.paused && this.stream.readStatus === 'readable' &&
-      (this.inbox.readableLength >= this.receiveQueueSize || this.inboxBytes >= this.receiveQueueBytes)) {
+    if (!this.paused && (this.inbox.readableLength >= this.receiveQueueSize || this.inboxBytes >= this.receiveQueueBytes)) {
       this.paused = true
-      this.stream.pause()
+      // not now: this may run inside stream.resume(), which dispatches its
+      // buffer and then grants the muxer window; pausing in between would be undone
+      queueMicrotask(() => {
+        if (this.paused && this.stream.readStatus === 'readable') {
+          this.stream.pause()
+        }
+      })
     }
   }
 

@@ -56,6 +56,9 @@ export interface ChatCoordinator {
 
 export type ChatState = 'created' | 'established' | 'closed'
 
+/** Messages handled between two yields to the event loop */
+const YIELD_EVERY = 256
+
 /** The reason given to a chat closed because the peer keeps another one with us */
 export const DUPLICATE_CHAT = 'duplicate chat'
 
@@ -85,6 +88,9 @@ export class PeerHandler implements MessageHandler {
   private endpoint?: PeerEndpoint
   private remoteDisconnected = false
   private lastPeersAt = -Infinity
+  /** Whether messages are handed on (false for a chat refused by policy while it drains) */
+  private delivers = true
+  private handled = 0
   private lastAnswerAt = -Infinity
   private closing?: Promise<void>
 
@@ -120,7 +126,9 @@ export class PeerHandler implements MessageHandler {
 
       if (!registration.kept) {
         // tell the peer and close our side, but keep reading until it closes:
-        // it may have sent on this chat before it learned the outcome
+        // on a duplicate it may have sent messages before it learned the
+        // outcome, and those are delivered; a chat refused by policy delivers nothing
+        this.delivers = registration.reason === DUPLICATE_CHAT
         void this.close(registration.reason)
       }
 
@@ -132,6 +140,17 @@ export class PeerHandler implements MessageHandler {
           break
         }
 
+        // charged before the (costlier) signature check: the peer is authenticated already
+        const wait = this.coordinator.admit(this)
+
+        if (wait > 0) {
+          // over its rate: stop reading this chat until its window is over
+          await raceSignal(new Promise(resolve => setTimeout(resolve, wait)), signal)
+        } else if (++this.handled % YIELD_EVERY === 0) {
+          // a full inbox is consumed in microtasks: let timers and I/O run now and then
+          await new Promise(resolve => setImmediate(resolve))
+        }
+
         // only under security: no extra await per message otherwise
         const check = this.coordinator.checkMessage(this.to().pkiID, next.value)
         const refused = check == null ? undefined : await check
@@ -140,14 +159,11 @@ export class PeerHandler implements MessageHandler {
           throw new PeerRejectedError(refused)
         }
 
-        const wait = this.coordinator.admit(this)
-
-        if (wait > 0) {
-          // over its rate: stop reading this chat until its window is over
-          await raceSignal(new Promise(resolve => setTimeout(resolve, wait)), signal)
+        if (this.delivers) {
+          await this.handleMessage(next.value, signal)
+        } else if (next.value.type === Message.Type.DISC_DISCONNECT) {
+          this.remoteDisconnected = true
         }
-
-        await this.handleMessage(next.value, signal)
       }
 
       if (this.closeReason === `disconnected by peer: ${DUPLICATE_CHAT}`) {
@@ -171,6 +187,10 @@ export class PeerHandler implements MessageHandler {
       } else if (signal.aborted || this.closing != null) {
         this.closeReason ??= 'peer is stopping'
         await this.close('peer is stopping')
+      } else if (this.remoteDisconnected) {
+        // the peer said why it leaves before our hello exchange completed
+        this.closeReason ??= err.message
+        await this.close()
       } else {
         this.closeReason ??= err.message ?? String(err)
         this.log('chat with %p ended - %e', this.remotePeer, err)
@@ -295,45 +315,62 @@ export class PeerHandler implements MessageHandler {
       this.sendMessage(await this.helloMessage())
     }
 
+    // the hello must arrive, and pass its checks, within helloTimeout
     const helloSignal = anySignal([signal, AbortSignal.timeout(this.coordinator.helloTimeout)])
-    let first: IteratorResult<Message>
 
     try {
-      first = await raceSignal(messages.next(), helloSignal)
+      const first = await raceSignal(messages.next(), helloSignal)
+
+      if (first.done === true) {
+        throw new Error('stream closed before DISC_HELLO')
+      }
+
+      if (first.value.type === Message.Type.DISC_DISCONNECT) {
+        // the peer refused us: its reason, not a violation of ours
+        this.remoteDisconnected = true
+        throw new ChatClosedError(`disconnected by peer: ${uint8ArrayToString(first.value.payload.subarray(0, 1024))}`)
+      }
+
+      if (first.value.type !== Message.Type.DISC_HELLO) {
+        throw new PeerRejectedError(`${first.value.type} before DISC_HELLO`)
+      }
+
+      const hello = decode(HelloMessage, first.value.payload, 'DISC_HELLO')
+      const endpoint = checkHelloEndpoint(hello.peerEndpoint, this.remotePeer)
+
+      // under security the hello carries its own key, which then signs everything
+      if (this.coordinator.secure && (hello.peerEndpoint?.pkiID.byteLength ?? 0) === 0) {
+        throw new PeerRejectedError('hello without a pkiID')
+      }
+
+      // signature first, then membership. No await at all when security is off:
+      // between this hello and register() nothing else may run, or a
+      // DISC_DISCONNECT on a duplicate chat could overtake it
+      const checked = this.coordinator.checkMessage(endpoint.pkiID, first.value)
+      let refused = checked == null ? undefined : await raceSignal(checked, helloSignal)
+
+      if (refused == null) {
+        const admitted = this.coordinator.admitPeer(endpoint, this.remotePeer)
+        refused = admitted == null ? undefined : await raceSignal(admitted, helloSignal)
+      }
+
+      if (refused != null) {
+        throw new PeerRejectedError(refused)
+      }
+
+      return await this.establish(hello, endpoint)
     } catch (err) {
-      if (helloSignal.aborted && !signal.aborted) {
-        throw new PeerRejectedError(`no DISC_HELLO within ${this.coordinator.helloTimeout}ms`)
+      if (helloSignal.aborted && !signal.aborted && !(err instanceof PeerRejectedError)) {
+        throw new PeerRejectedError(`no DISC_HELLO accepted within ${this.coordinator.helloTimeout}ms`)
       }
 
       throw err
     } finally {
       helloSignal.clear()
     }
+  }
 
-    if (first.done === true) {
-      throw new Error('stream closed before DISC_HELLO')
-    }
-
-    if (first.value.type !== Message.Type.DISC_HELLO) {
-      throw new PeerRejectedError(`${first.value.type} before DISC_HELLO`)
-    }
-
-    const hello = decode(HelloMessage, first.value.payload, 'DISC_HELLO')
-    const endpoint = checkHelloEndpoint(hello.peerEndpoint, this.remotePeer)
-    // under security the hello carries its own key, which then signs everything
-    if (this.coordinator.secure && (hello.peerEndpoint?.pkiID.byteLength ?? 0) === 0) {
-      throw new PeerRejectedError('hello without a pkiID')
-    }
-
-    // no await when security is off: between this hello and register() nothing
-    // else may run, or a DISC_DISCONNECT on a duplicate chat could overtake it
-    const checked = this.coordinator.checkMessage(endpoint.pkiID, first.value)
-    const admitted = this.coordinator.admitPeer(endpoint, this.remotePeer)
-    const refused = (checked == null ? undefined : await checked) ?? (admitted == null ? undefined : await admitted)
-
-    if (refused != null) {
-      throw new PeerRejectedError(refused)
-    }
+  private async establish (hello: HelloMessage, endpoint: PeerEndpoint): Promise<PeerEndpoint> {
 
     if (!this.initiated) {
       this.sendMessage(await this.helloMessage())

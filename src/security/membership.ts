@@ -1,3 +1,4 @@
+import { InvalidParametersError } from '@libp2p/interface'
 import type { SecurityHelper } from './signing.js'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 
@@ -28,7 +29,12 @@ export interface SecurityInit {
    */
   maxMessageAge?: number
 
-  /** Signs and verifies (Fabric's `crypto.Peer`); default: the node's libp2p key */
+  /**
+   * Signs and verifies (Fabric's `crypto.Peer`); default: the node's libp2p key.
+   * Peers check signatures against the node's libp2p public key (the pkiID in
+   * its hello), so a custom helper - a remote signer, an HSM - must sign with
+   * that key, synchronously.
+   */
   helper?: SecurityHelper
 }
 
@@ -41,6 +47,11 @@ export class Membership {
 
   constructor (init: SecurityInit = {}) {
     this.enabled = init.enabled === true
+
+    if (!this.enabled && (init.allowedPeers != null || init.isMember != null || init.validators != null)) {
+      throw new InvalidParametersError('security.allowedPeers, isMember and validators only apply with security.enabled: true')
+    }
+
     this.allowed = init.allowedPeers == null ? undefined : new Set(init.allowedPeers.map(String))
     this.validators = init.validators == null ? undefined : new Set(init.validators.map(String))
     this.check = init.isMember
@@ -56,7 +67,12 @@ export class Membership {
       return false
     }
 
-    return this.check == null || await this.check(peerId)
+    try {
+      return this.check == null || await this.check(peerId)
+    } catch {
+      // a membership service that cannot answer admits no one
+      return false
+    }
   }
 
   /** Whether the peer may say it is a validator */
