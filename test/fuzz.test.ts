@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import * as varint from 'uint8-varint'
-import { CHAT_PROTOCOL, createMessage, HelloMessage, Message, PeerEndpoint, PeersMessage, SyncBlockRange } from '../src/index.js'
+import { CHAT_PROTOCOL, createMessage, HelloMessage, libp2pSecurityHelper, Message, PeerEndpoint, PeersMessage, signMessage, SyncBlockRange } from '../src/index.js'
 import { frame } from './helpers/fake-peer.js'
 import { createNode, createRawNode, nextEvent, waitFor } from './helpers/nodes.js'
 import type { Libp2p } from '@libp2p/interface'
 
 const FRAMES = 10_000
+const SECURE_FRAMES = 4_000
 const TIME_LIMIT = 90_000
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed */
@@ -25,16 +26,29 @@ describe('fuzz', () => {
   after(async () => { await Promise.all(nodes.map(async n => n.stop())) })
 
   it(`${FRAMES} random and mutated frames: no crash, nothing left registered, memory bounded, and the node still chats`, async () => {
+    await fuzz(false, FRAMES)
+  })
+
+  it(`${SECURE_FRAMES} signed-then-mutated frames at a node with security on: the same`, async () => {
+    await fuzz(true, SECURE_FRAMES)
+  })
+
+  async function fuzz (secure: boolean, frames: number): Promise<void> {
     const seed = Number(process.env.FUZZ_SEED ?? 20261125)
     const random = prng(seed)
     const int = (n: number): number => Math.floor(random() * n)
-    const target = await createNode({ fabric: { helloTimeout: 300, touchPeriod: 0 } })
-    const attackers = await Promise.all([0, 1, 2].map(async () => createRawNode()))
+    const security = secure ? { enabled: true, maxMessageAge: 60_000 } : undefined
+    const target = await createNode({ fabric: { helloTimeout: 300, touchPeriod: 0, security } })
+    const keys = await Promise.all([0, 1, 2].map(async () => generateKeyPair('Ed25519')))
+    const attackers = await Promise.all(keys.map(async key => createRawNode(key)))
+    const helpers = new Map(attackers.map((a, i) => [a, libp2pSecurityHelper(keys[i])]))
     nodes.push(target, ...attackers)
+    // under security a valid frame is a signed one: mutations then break the signature, or not
+    const signed = (node: Libp2p, msg: Message): Message => secure ? signMessage(helpers.get(node)!, msg) : msg
 
-    const helloFrom = (node: Libp2p): Message => createMessage(Message.Type.DISC_HELLO, HelloMessage.encode({
+    const helloFrom = (node: Libp2p): Message => signed(node, createMessage(Message.Type.DISC_HELLO, HelloMessage.encode({
       peerEndpoint: { ID: { name: node.peerId.toString() }, address: '', type: PeerEndpoint.Type.VALIDATOR, pkiID: publicKeyToProtobuf(node.peerId.publicKey!) as Uint8Array<ArrayBuffer> }
-    }))
+    })))
     const valid = (node: Libp2p): Message[] => [
       helloFrom(node),
       createMessage(Message.Type.CONSENSUS, crypto.getRandomValues(new Uint8Array(int(200)))),
@@ -42,7 +56,7 @@ describe('fuzz', () => {
       createMessage(Message.Type.DISC_PEERS, PeersMessage.encode({ peers: [{ ID: { name: node.peerId.toString() }, address: `/ip4/127.0.0.1/tcp/1/p2p/${node.peerId}`, type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }] })),
       createMessage(Message.Type.SYNC_GET_BLOCKS, SyncBlockRange.encode({ correlationId: 1, start: 0, end: 5 })),
       createMessage(Message.Type.DISC_DISCONNECT, new TextEncoder().encode('bye'))
-    ]
+    ].map(m => signed(node, m))
 
     /** One hostile frame: a valid one mutated, or garbage */
     const hostile = (node: Libp2p): Uint8Array => {
@@ -75,7 +89,7 @@ describe('fuzz', () => {
     let rejected = 0
     target.services.fabric.addEventListener('peer:rejected', () => { rejected++ })
 
-    while (sent < FRAMES && Date.now() - started < TIME_LIMIT) {
+    while (sent < frames && Date.now() - started < TIME_LIMIT) {
       const attacker = attackers[sessions % attackers.length]
       sessions++
       let stream
@@ -107,7 +121,7 @@ describe('fuzz', () => {
       stream.abort(new Error('session over'))
     }
 
-    assert.ok(sent >= FRAMES, `only ${sent} frames in ${TIME_LIMIT} ms`)
+    assert.ok(sent >= frames, `only ${sent} frames in ${TIME_LIMIT} ms`)
     assert.ok(rejected > sessions / 4, `${rejected} rejections in ${sessions} sessions`)
     // every hostile chat is gone from the registry
     await waitFor(() => target.services.fabric.getPeers().peers.length === 0, 'no fuzzing peer left established', 10_000)
@@ -115,12 +129,12 @@ describe('fuzz', () => {
     assert.ok(grown < 200, `RSS grew by ${grown.toFixed(0)} MiB`)
 
     // the node still chats with an honest peer
-    const honest = await createNode({ fabric: { touchPeriod: 0 } })
+    const honest = await createNode({ fabric: { touchPeriod: 0, security } })
     nodes.push(honest)
     await honest.services.fabric.chatWithPeer(target.getMultiaddrs())
     const got = nextEvent(target.services.fabric, 'message', d => d.message.type === Message.Type.CONSENSUS && d.peerId.equals(honest.peerId))
     honest.services.fabric.unicast(createMessage(Message.Type.CONSENSUS, Uint8Array.of(1)), target.peerId)
     await got
-    process.stdout.write(`# fuzz seed ${seed}: ${sent} frames in ${sessions} sessions, ${rejected} rejections, ${Date.now() - started} ms, RSS +${grown.toFixed(0)} MiB\n`)
-  })
+    process.stdout.write(`# fuzz${secure ? ' (secure)' : ''} seed ${seed}: ${sent} frames in ${sessions} sessions, ${rejected} rejections, ${Date.now() - started} ms, RSS +${grown.toFixed(0)} MiB\n`)
+  }
 })
