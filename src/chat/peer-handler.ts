@@ -88,6 +88,9 @@ export class PeerHandler implements MessageHandler {
   private endpoint?: PeerEndpoint
   private remoteDisconnected = false
   private lastPeersAt = -Infinity
+  /** The peer's message-rate window, kept by the coordinator's admit() */
+  rateWindowStart = 0
+  rateWindowCount = 0
   /** Whether messages are handed on (false for a chat refused by policy while it drains) */
   private delivers = true
   private handled = 0
@@ -385,19 +388,37 @@ export class PeerHandler implements MessageHandler {
     return endpoint
   }
 
+  /**
+   * Hand a message to the engine. A handler that returns at once costs no
+   * promise; one that returns a promise is raced against `signal`, so a stuck
+   * engine cannot hold up a stopping node. Either way an engine error is the
+   * engine's (as in v0.6), logged, not a reason to drop the peer.
+   */
   private async toEngine (engine: MessageHandler, msg: Message, signal?: AbortSignal): Promise<void> {
-    const handled = Promise.resolve().then(async () => { await engine.handleMessage(msg) })
-    // if we stop waiting (shutdown), a later failure must not go unhandled
-    handled.catch(() => {})
+    let handled: void | Promise<void>
 
     try {
-      await raceSignal(handled, signal)
+      handled = engine.handleMessage(msg)
+    } catch (err: any) {
+      this.log.error('engine failed to handle %s from %p - %e', msg.type, this.remotePeer, err)
+      return
+    }
+
+    if (handled == null || typeof (handled as Promise<void>).then !== 'function') {
+      return
+    }
+
+    // if we stop waiting (shutdown), a later failure must not go unhandled
+    const pending = Promise.resolve(handled)
+    pending.catch(() => {})
+
+    try {
+      await raceSignal(pending, signal)
     } catch (err: any) {
       if (signal?.aborted === true) {
         throw err
       }
 
-      // as in v0.6: an engine error is the engine's, not a reason to drop the peer
       this.log.error('engine failed to handle %s from %p - %e', msg.type, this.remotePeer, err)
     }
   }
