@@ -1,5 +1,4 @@
 import { InvalidMessageError } from '@libp2p/interface'
-import { pushable } from 'it-pushable'
 import { pEvent } from 'p-event'
 import { raceSignal } from 'race-signal'
 import { CLOSE_TIMEOUT, MAX_BATCH_BYTES, MAX_MESSAGE_SIZE, MAX_MUXER_WINDOW, RECEIVE_QUEUE_SIZE, SEND_QUEUE_BYTES, SEND_QUEUE_SIZE } from '../constants.js'
@@ -8,7 +7,6 @@ import { Message } from '../pb/fabric.js'
 import { encodeFrames, FrameDecoder, framedLength } from './frames.js'
 import type { PeerEndpoint } from '../pb/fabric.js'
 import type { AbortOptions, Logger, PeerId, Stream } from '@libp2p/interface'
-import type { Pushable } from 'it-pushable'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 export interface ChatStreamInit {
@@ -44,6 +42,9 @@ export type ChatSender = Pick<ChatStream, 'send' | 'remotePeer' | 'remoteEndpoin
  * granting the sender window. Frames the muxer had already granted still
  * arrive while paused, so the stream's own read buffer is sized to hold them.
  */
+/** Messages the reader takes at a time */
+const READ_BATCH = 256
+
 export class ChatStream implements AsyncIterable<Message> {
   readonly stream: Stream
   readonly remotePeer: PeerId
@@ -64,7 +65,12 @@ export class ChatStream implements AsyncIterable<Message> {
   private closing = false
   private iterating = false
   private readonly decoder: FrameDecoder
-  private readonly inbox: Pushable<Message>
+  /** Decoded messages not yet taken by the reader: an array with a moving head */
+  private readonly inbox: Message[] = []
+  private inboxHead = 0
+  private inboxEnded = false
+  private inboxError?: Error
+  private waiter?: PromiseWithResolvers<void>
   private readonly queue: Uint8Array[] = []
   private queueHead = 0
   private flushScheduled = false
@@ -90,7 +96,6 @@ export class ChatStream implements AsyncIterable<Message> {
     // MAX_MUXER_WINDOW); the stream resets if its read buffer overflows, so make
     // room for that window plus a frame in progress
     stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, MAX_MUXER_WINDOW + this.maxMessageSize)
-    this.inbox = pushable<Message>({ objectMode: true })
     this.flush = this.flush.bind(this)
 
     stream.addEventListener('message', (evt) => { this.onData(evt.data) })
@@ -100,11 +105,11 @@ export class ChatStream implements AsyncIterable<Message> {
     // carries the error
     stream.addEventListener('end', () => {
       if (stream.status !== 'reset' && stream.status !== 'aborted') {
-        this.inbox.end()
+        this.endInbox()
       }
     })
     stream.addEventListener('close', (evt) => {
-      this.inbox.end(evt.error)
+      this.endInbox(evt.error)
       this.idle?.resolve()
     })
   }
@@ -186,20 +191,72 @@ export class ChatStream implements AsyncIterable<Message> {
     return this.read()
   }
 
-  private async * read (): AsyncGenerator<Message> {
-    for await (const msg of this.inbox) {
-      this.inboxBytes -= msg.payload.byteLength
-
-      if (this.paused && this.inbox.readableLength <= this.receiveQueueSize / 2 && this.inboxBytes <= this.receiveQueueBytes / 2) {
-        this.paused = false
-
-        if (this.stream.readStatus === 'paused') {
-          this.stream.resume()
-        }
+  /**
+   * The next received messages, in order, at most `max` of them: waits for at
+   * least one; null once the peer has closed and everything was taken; throws
+   * the stream's error after a reset or abort. For the chat's one reader: a
+   * batch costs one wake-up where an iterator costs several promises per message.
+   */
+  async take (max = READ_BATCH): Promise<Message[] | null> {
+    while (this.inboxHead === this.inbox.length) {
+      if (this.inboxError != null) {
+        throw this.inboxError
       }
 
-      yield msg
+      if (this.inboxEnded) {
+        return null
+      }
+
+      this.waiter ??= Promise.withResolvers()
+      await this.waiter.promise
     }
+
+    if (this.inboxError != null) {
+      throw this.inboxError
+    }
+
+    const end = Math.min(this.inbox.length, this.inboxHead + max)
+    const batch = this.inbox.slice(this.inboxHead, end)
+    this.inboxHead = end
+
+    for (const msg of batch) {
+      this.inboxBytes -= msg.payload.byteLength
+    }
+
+    if (this.inboxHead === this.inbox.length) {
+      this.inbox.length = 0
+      this.inboxHead = 0
+    } else if (this.inboxHead > 1024 && this.inboxHead * 2 > this.inbox.length) {
+      this.inbox.splice(0, this.inboxHead)
+      this.inboxHead = 0
+    }
+
+    if (this.paused && this.inbox.length - this.inboxHead <= this.receiveQueueSize / 2 && this.inboxBytes <= this.receiveQueueBytes / 2) {
+      this.paused = false
+
+      if (this.stream.readStatus === 'paused') {
+        this.stream.resume()
+      }
+    }
+
+    return batch
+  }
+
+  private async * read (): AsyncGenerator<Message> {
+    for (let batch = await this.take(); batch != null; batch = await this.take()) {
+      yield * batch
+    }
+  }
+
+  private endInbox (err?: Error): void {
+    if (this.inboxEnded) {
+      return
+    }
+
+    this.inboxEnded = true
+    this.inboxError = err
+    this.waiter?.resolve()
+    this.waiter = undefined
   }
 
   /**
@@ -235,6 +292,8 @@ export class ChatStream implements AsyncIterable<Message> {
         const msg = Message.decode(frame)
         this.inboxBytes += msg.payload.byteLength
         this.inbox.push(msg)
+        this.waiter?.resolve()
+        this.waiter = undefined
       }
     } catch (err: any) {
       this.log.error('undecodable frame from %p - %e', this.remotePeer, err)
@@ -242,7 +301,7 @@ export class ChatStream implements AsyncIterable<Message> {
       return
     }
 
-    if (!this.paused && (this.inbox.readableLength >= this.receiveQueueSize || this.inboxBytes >= this.receiveQueueBytes)) {
+    if (!this.paused && (this.inbox.length - this.inboxHead >= this.receiveQueueSize || this.inboxBytes >= this.receiveQueueBytes)) {
       this.paused = true
       // not now: this may run inside stream.resume(), which dispatches its
       // buffer and then grants the muxer window; pausing in between would be undone

@@ -114,10 +114,8 @@ export class PeerHandler implements MessageHandler {
    * Never throws: protocol violations reject the peer, stream errors end the chat.
    */
   async run (signal: AbortSignal): Promise<void> {
-    const messages = this.chat[Symbol.asyncIterator]()
-
     try {
-      const endpoint = await this.exchangeHellos(messages, signal)
+      const endpoint = await this.exchangeHellos(signal)
 
       if (this.closing != null || signal.aborted) {
         // closed while the hello was in flight: never registered
@@ -135,37 +133,24 @@ export class PeerHandler implements MessageHandler {
         void this.close(registration.reason)
       }
 
-      while (!this.remoteDisconnected) {
-        const next = await messages.next()
-
-        if (next.done === true) {
+      // the chat's messages, in order, a batch at a time
+      for (let batch = await this.chat.take(); !this.remoteDisconnected; batch = await this.chat.take()) {
+        if (batch == null) {
           this.closeReason ??= 'stream closed by peer'
           break
         }
 
-        // charged before the (costlier) signature check: the peer is authenticated already
-        const wait = this.coordinator.admit(this)
+        for (const msg of batch) {
+          const pending = this.receive(msg, signal)
 
-        if (wait > 0) {
-          // over its rate: stop reading this chat until its window is over
-          await raceSignal(new Promise(resolve => setTimeout(resolve, wait)), signal)
-        } else if (++this.handled % YIELD_EVERY === 0) {
-          // a full inbox is consumed in microtasks: let timers and I/O run now and then
-          await new Promise(resolve => setImmediate(resolve))
-        }
+          if (pending != null) {
+            await pending
+          }
 
-        // only under security: no extra await per message otherwise
-        const check = this.coordinator.checkMessage(this.to().pkiID, next.value)
-        const refused = check == null ? undefined : await check
-
-        if (refused != null) {
-          throw new PeerRejectedError(refused)
-        }
-
-        if (this.delivers) {
-          await this.handleMessage(next.value, signal)
-        } else if (next.value.type === Message.Type.DISC_DISCONNECT) {
-          this.remoteDisconnected = true
+          if (this.remoteDisconnected) {
+            // nothing after DISC_DISCONNECT is handled
+            break
+          }
         }
       }
 
@@ -208,10 +193,61 @@ export class PeerHandler implements MessageHandler {
   }
 
   /**
+   * One message off the wire: rate, signature, then handling. Returns a
+   * promise only when something has to wait, so the common path (security
+   * off, a synchronous engine) allocates none.
+   */
+  private receive (msg: Message, signal: AbortSignal): Promise<void> | undefined {
+    // charged before the (costlier) signature check: the peer is authenticated already
+    const wait = this.coordinator.admit(this)
+
+    if (wait > 0) {
+      // over its rate: stop reading this chat until its window is over
+      return raceSignal(new Promise(resolve => setTimeout(resolve, wait)), signal).then(() => this.verify(msg, signal))
+    }
+
+    if (++this.handled % YIELD_EVERY === 0) {
+      // a full inbox is consumed in microtasks: let timers and I/O run now and then
+      return new Promise(resolve => setImmediate(resolve)).then(() => this.verify(msg, signal))
+    }
+
+    return this.verify(msg, signal)
+  }
+
+  private verify (msg: Message, signal: AbortSignal): Promise<void> | undefined {
+    // only under security
+    const check = this.coordinator.checkMessage(this.to().pkiID, msg)
+
+    if (check != null) {
+      return check.then(refused => {
+        if (refused != null) {
+          throw new PeerRejectedError(refused)
+        }
+
+        return this.deliver(msg, signal)
+      })
+    }
+
+    return this.deliver(msg, signal)
+  }
+
+  private deliver (msg: Message, signal: AbortSignal): Promise<void> | undefined {
+    if (this.delivers) {
+      return this.handleMessage(msg, signal) ?? undefined
+    }
+
+    if (msg.type === Message.Type.DISC_DISCONNECT) {
+      this.remoteDisconnected = true
+    }
+
+    return undefined
+  }
+
+  /**
    * Handle one message from the peer. Engine calls are raced against `signal`
    * so a stuck engine cannot hold up a stopping node.
    */
-  async handleMessage (msg: Message, signal?: AbortSignal): Promise<void> {
+  handleMessage (msg: Message, signal?: AbortSignal): void | Promise<void> {
     switch (msg.type) {
       case Message.Type.DISC_HELLO:
         throw new PeerRejectedError('DISC_HELLO on an established chat')
@@ -234,10 +270,13 @@ export class PeerHandler implements MessageHandler {
           this.log.trace('ignoring a DISC_PEERS from %p sent sooner than %dms after the last', this.remotePeer, this.coordinator.peerExchangeInterval)
         }
         break
-      default:
-        if (this.engineHandler != null) {
-          await this.toEngine(this.engineHandler, msg, signal)
+      default: {
+        const pending = this.engineHandler == null ? undefined : this.toEngine(this.engineHandler, msg, signal)
+
+        if (pending != null) {
+          return pending.then(() => { this.coordinator.messageReceived(this, msg) })
         }
+      }
     }
 
     this.coordinator.messageReceived(this, msg)
@@ -313,7 +352,7 @@ export class PeerHandler implements MessageHandler {
     }
   }
 
-  private async exchangeHellos (messages: AsyncIterator<Message>, signal: AbortSignal): Promise<PeerEndpoint> {
+  private async exchangeHellos (signal: AbortSignal): Promise<PeerEndpoint> {
     if (this.initiated) {
       this.sendMessage(await this.helloMessage())
     }
@@ -322,11 +361,13 @@ export class PeerHandler implements MessageHandler {
     const helloSignal = anySignal([signal, AbortSignal.timeout(this.coordinator.helloTimeout)])
 
     try {
-      const first = await raceSignal(messages.next(), helloSignal)
+      const taken = await raceSignal(this.chat.take(1), helloSignal)
 
-      if (first.done === true) {
+      if (taken == null) {
         throw new Error('stream closed before DISC_HELLO')
       }
+
+      const first = { value: taken[0] }
 
       if (first.value.type === Message.Type.DISC_DISCONNECT) {
         // the peer refused us: its reason, not a violation of ours
@@ -394,22 +435,25 @@ export class PeerHandler implements MessageHandler {
    * engine cannot hold up a stopping node. Either way an engine error is the
    * engine's (as in v0.6), logged, not a reason to drop the peer.
    */
-  private async toEngine (engine: MessageHandler, msg: Message, signal?: AbortSignal): Promise<void> {
+  private toEngine (engine: MessageHandler, msg: Message, signal?: AbortSignal): Promise<void> | undefined {
     let handled: void | Promise<void>
 
     try {
       handled = engine.handleMessage(msg)
     } catch (err: any) {
       this.log.error('engine failed to handle %s from %p - %e', msg.type, this.remotePeer, err)
-      return
+      return undefined
     }
 
     if (handled == null || typeof (handled as Promise<void>).then !== 'function') {
-      return
+      return undefined
     }
 
+    return this.awaitEngine(Promise.resolve(handled), msg, signal)
+  }
+
+  private async awaitEngine (pending: Promise<void>, msg: Message, signal?: AbortSignal): Promise<void> {
     // if we stop waiting (shutdown), a later failure must not go unhandled
-    const pending = Promise.resolve(handled)
     pending.catch(() => {})
 
     try {
