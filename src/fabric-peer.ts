@@ -137,6 +137,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     }
 
     this.touch = new TouchLoop({
+      peerId: components.peerId,
       discovery: this.discovery,
       established: () => [...this.handlers.values()].map(h => ({ peerId: h.remotePeer, type: h.to().type })),
       isEstablished: (peerId) => this.handlers.has(peerId.toString()),
@@ -420,6 +421,11 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
 
     this.handlers.set(key, handler)
     this.log('established chat with %p (%s)', handler.remotePeer, handler.initiated ? 'outbound' : 'inbound')
+
+    // a new peer's peers now, not at the next discovery period
+    try {
+      handler.sendMessage(createMessage(Message.Type.DISC_GET_PEERS))
+    } catch {}
     this.safeDispatchEvent('peer:established', {
       detail: { peerId: handler.remotePeer, endpoint, initiated: handler.initiated, blockchainInfo: handler.blockchainInfo }
     })
@@ -449,6 +455,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
 
   peersReceived (handler: PeerHandler, peers: PeerEndpoint[]): void {
     // learned nodes wait for the touch loop: no dial storm from one message
+    const sizeBefore = this.discovery.size
     let added = 0
 
     for (const endpoint of peers) {
@@ -458,6 +465,11 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     }
 
     this.log.trace('%p sent %d peers, %d in discovery', handler.remotePeer, peers.length, added)
+
+    if (this.discovery.size > sizeBefore) {
+      // new nodes: the touch loop runs soon instead of at its next period
+      this.touch.nudge()
+    }
   }
 
   /** Our chats for a DISC_PEERS: a random sample if there are more than a peer accepts or a frame holds */

@@ -269,6 +269,7 @@ describe('broadcast and unicast', () => {
     const received = new Map<string, string[]>([[v.peerId.toString(), []], [nv.peerId.toString(), []]])
     for (const n of [v, nv]) {
       n.services.fabric.addEventListener('message', (evt) => {
+        if (evt.detail.message.type !== Message.Type.CONSENSUS) return
         received.get(n.peerId.toString())!.push(new TextDecoder().decode(evt.detail.message.payload))
       })
     }
@@ -339,6 +340,7 @@ describe('broadcast and unicast', () => {
     const got: Uint8Array[] = []
     const done = new Promise<void>(resolve => {
       b.services.fabric.addEventListener('message', (evt) => {
+        if (evt.detail.message.type !== Message.Type.SYNC_BLOCKS) return
         got.push(evt.detail.message.payload)
         if (got.length === payloads.length) resolve()
       })

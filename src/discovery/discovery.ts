@@ -20,6 +20,8 @@ export interface DiscoveryNode {
   typeConfirmed: boolean
   /** A configured root node: never expires, always admitted */
   root: boolean
+  /** When it entered the list (ms) */
+  readonly addedAt: number
   /** We have had a chat with it */
   connected: boolean
   /** Last time we had a chat with it, heard of it from a peer (while it was not failing), or added it (ms) */
@@ -114,6 +116,18 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       return false
     }
 
+    // most gossip repeats what we know: skip parsing it (in a forming 64-node
+    // mesh that parsing was a core's worth of CPU)
+    const known = endpoint.ID == null ? undefined : this.nodes.get(endpoint.ID.name)
+
+    if (!confirmed && known != null && (known.type === endpoint.type || known.typeConfirmed) && known.addresses.some(a => a.toString() === endpoint.address)) {
+      if (known.failures === 0) {
+        known.lastSeen = Date.now()
+      }
+
+      return true
+    }
+
     try {
       const addr = multiaddr(endpoint.address)
       const peerId = peerIdOf(addr)
@@ -205,6 +219,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
         type,
         typeConfirmed: source === 'hello',
         root: source === 'root',
+        addedAt: now,
         connected: source === 'hello',
         lastSeen: now,
         failures: 0,

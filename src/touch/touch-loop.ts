@@ -1,10 +1,14 @@
 import { setMaxListeners } from '@libp2p/interface'
 import { PeerQueue, repeatingTask } from '@libp2p/utils'
+import { compare as uint8ArrayCompare } from 'uint8arrays/compare'
 import { sample } from '../discovery/discovery.js'
 import { PeerEndpoint } from '../pb/fabric.js'
 import type { Discovery, DiscoveryNode } from '../discovery/discovery.js'
 import type { AbortOptions, Logger, PeerId, Startable } from '@libp2p/interface'
 import type { RepeatingTask } from '@libp2p/utils'
+
+/** Least time between two ticks when new nodes nudge the loop */
+const NUDGE_GAP = 1_000
 
 /** What one touch tick saw and did */
 export interface TouchTick {
@@ -19,6 +23,8 @@ export interface TouchTick {
 }
 
 export interface TouchLoopComponents {
+  /** Our own PeerId: of two validators that know each other, the smaller dials */
+  peerId: PeerId
   discovery: Discovery
   /** The established chats */
   established(): Iterable<{ peerId: PeerId, type: PeerEndpoint.Type }>
@@ -43,8 +49,9 @@ export interface TouchLoopInit {
 /**
  * Fabric v0.6's `ensureConnected`, bounded: every `touchPeriod` it compares the
  * established chats with discovery and dials at most `touchMaxNodes` missing
- * nodes, `concurrency` at a time, in random order so a network does not pile
- * onto the same nodes. A node that fails waits an exponentially growing,
+ * nodes, in random order so a network does not pile onto the same nodes, at
+ * most `concurrency` at a time: a window that halves when a dial times out
+ * (handshakes the CPU cannot keep up with) and grows by one per dial that works. A node that fails waits an exponentially growing,
  * jittered time before the next try, and a node nobody has reached or
  * mentioned for `expireAfter` leaves the list.
  *
@@ -59,6 +66,9 @@ export class TouchLoop implements Startable {
   private readonly dialing = new Set<string>()
   private task?: RepeatingTask
   private shutdown = new AbortController()
+  private lastTick = 0
+  private self?: Uint8Array
+  private nudged?: ReturnType<typeof setTimeout>
 
   constructor (components: TouchLoopComponents, init: TouchLoopInit) {
     this.components = components
@@ -80,9 +90,28 @@ export class TouchLoop implements Startable {
   }
 
   stop (): void {
+    clearTimeout(this.nudged)
+    this.nudged = undefined
     this.task?.stop()
     this.shutdown.abort()
     this.queue.abort()
+  }
+
+  /**
+   * New nodes are known: run a tick soon rather than at the next period, but
+   * never more than once per NUDGE_GAP. Each tick still dials at most
+   * touchMaxNodes, counting dials in flight, so this cannot become a storm.
+   */
+  nudge (): void {
+    if (this.task == null || this.nudged != null || this.shutdown.signal.aborted) {
+      return
+    }
+
+    const wait = Math.max(0, this.lastTick + NUDGE_GAP - Date.now())
+    this.nudged = setTimeout(() => {
+      this.nudged = undefined
+      this.tick()
+    }, wait)
   }
 
   /** Dials queued or running */
@@ -97,6 +126,7 @@ export class TouchLoop implements Startable {
    */
   tick (budget = this.init.touchMaxNodes < 0 ? Infinity : this.init.touchMaxNodes): TouchTick {
     const now = Date.now()
+    this.lastTick = now
     const { discovery } = this.components
     const expired: PeerId[] = []
     const missing: DiscoveryNode[] = []
@@ -152,9 +182,16 @@ export class TouchLoop implements Startable {
     return node.type !== PeerEndpoint.Type.NON_VALIDATOR
   }
 
-  /** Nodes that are due, in the order to dial them: for a non-validator known validators first */
+  /**
+   * Nodes that are due, in the order to dial them: for a non-validator known
+   * validators first. Two validators that know each other would otherwise both
+   * dial, doubling the handshakes of a forming mesh and then closing one chat
+   * of each pair: the one with the smaller PeerId dials, the other waits a
+   * touchPeriod after learning of it (in case it does not know us) first.
+   * Root nodes are dialed at once.
+   */
   private order (missing: DiscoveryNode[], now: number): DiscoveryNode[] {
-    const due = missing.filter(node => node.nextDialAt <= now)
+    const due = missing.filter(node => node.nextDialAt <= now && (node.root || !this.init.validator || this.dialsFirst(node) || now - node.addedAt >= this.init.touchPeriod))
 
     if (this.init.validator) {
       return sample(due, due.length)
@@ -163,6 +200,11 @@ export class TouchLoop implements Startable {
     const validators = due.filter(n => n.type === PeerEndpoint.Type.VALIDATOR)
     const unknown = due.filter(n => n.type !== PeerEndpoint.Type.VALIDATOR)
     return [...sample(validators, validators.length), ...sample(unknown, unknown.length)]
+  }
+
+  private dialsFirst (node: DiscoveryNode): boolean {
+    this.self ??= this.components.peerId.toMultihash().bytes
+    return uint8ArrayCompare(this.self, node.peerId.toMultihash().bytes) < 0
   }
 
   /** For a non-validator: how many more validator chats it should open */
@@ -192,9 +234,17 @@ export class TouchLoop implements Startable {
         await this.components.dial(node, options)
         node.failures = 0
         node.nextDialAt = 0
+        // additive increase: a dial that works earns the window one more
+        this.queue.concurrency = Math.min(this.init.concurrency, this.queue.concurrency + 1)
       } catch (err: any) {
         if (this.shutdown.signal.aborted) {
           return
+        }
+
+        if (err.name === 'TimeoutError' || /timeout/i.test(err.message ?? '')) {
+          // multiplicative decrease: handshakes timing out mean the CPU (ours
+          // or theirs) cannot keep up with this many at once
+          this.queue.concurrency = Math.max(1, Math.floor(this.queue.concurrency / 2))
         }
 
         node.failures++
