@@ -123,22 +123,29 @@ console.info(`libp2p-fabric-peer benchmarks${quick ? ' (quick)' : ''} on ${machi
 {
   const sizes = quick ? [8] : [8, 16, 32, 64]
   section(`P5 convergence of N validators from one root node (discovery ${PERIODS.discoveryPeriod / 1000} s, touch ${PERIODS.touchPeriod / 1000} s): N = ${sizes.join(', ')}`)
-  const rows = []
+  const rows: Array<{ validators: number, seconds: number, failedDials: number, cpuSeconds: number, chats: number, error?: string }> = []
   for (const n of sizes) {
-    const r = await convergence(n, 180_000)
-    rows.push(r)
-    console.info(`  N=${n}: full mesh (${r.chats} chats) in ${r.seconds.toFixed(1)} s, ${r.failedDials} failed dials, ${r.cpuSeconds.toFixed(1)} CPU-s`)
+    try {
+      const r = await convergence(n, 120_000)
+      rows.push(r)
+      console.info(`  N=${n}: full mesh (${r.chats} chats) in ${r.seconds.toFixed(1)} s, ${r.failedDials} failed dials, ${r.cpuSeconds.toFixed(1)} CPU-s`)
+    } catch (err: any) {
+      // recorded as a miss, not a crash: the report says how far it got
+      rows.push({ validators: n, seconds: NaN, failedDials: NaN, cpuSeconds: NaN, chats: n * (n - 1) / 2, error: err.message })
+      console.info(`  N=${n}: no full mesh - ${err.message}`)
+    }
   }
   const bound = (PERIODS.discoveryPeriod + PERIODS.touchPeriod) / 1000 + 3
   const n32 = rows.find(r => r.validators === 32)
   const n64 = rows.find(r => r.validators === 64)
   if (n32 != null) targets.push({ id: 'P5', what: 'N=32 to a full mesh', measured: `${n32.seconds.toFixed(1)} s`, wanted: `≤ ${bound} s`, met: n32.seconds <= bound })
-  if (n64 != null) targets.push({ id: 'P5', what: 'N=64, failed dials', measured: String(n64.failedDials), wanted: '0', met: n64.failedDials === 0 })
+  if (n64 != null) targets.push({ id: 'P5', what: 'N=64 to a full mesh, failed dials', measured: Number.isNaN(n64.seconds) ? 'no full mesh in 120 s' : `${n64.seconds.toFixed(1)} s, ${n64.failedDials}`, wanted: '0 failed', met: n64.failedDials === 0 })
   report.p5 = rows
   md.push('## P5: convergence from one root node', '', `Fabric's default periods (discovery ${PERIODS.discoveryPeriod / 1000} s, touch ${PERIODS.touchPeriod / 1000} s), all nodes in one process.`, '',
     '| validators | chats | seconds | failed dials | CPU-s |', '|---:|---:|---:|---:|---:|',
-    ...rows.map(r => `| ${r.validators} | ${r.chats} | ${r.seconds.toFixed(1)} | ${r.failedDials} | ${r.cpuSeconds.toFixed(1)} |`), '', '![P5](p5-convergence.svg)', '')
-  await writeFile(`${OUT}/p5-convergence.svg`, await lineChart('P5: time to a full mesh from one root node', 'validators', 'seconds', rows.map(r => ({ x: r.validators, y: Number(r.seconds.toFixed(2)) })), { label: `target ${bound} s`, points: rows.map(r => ({ x: r.validators, y: bound })) }))
+    ...rows.map(r => Number.isNaN(r.seconds) ? `| ${r.validators} | ${r.chats} | no full mesh in 120 s | | |` : `| ${r.validators} | ${r.chats} | ${r.seconds.toFixed(1)} | ${r.failedDials} | ${r.cpuSeconds.toFixed(1)} |`), '', '![P5](p5-convergence.svg)', '')
+  const converged = rows.filter(r => !Number.isNaN(r.seconds))
+  await writeFile(`${OUT}/p5-convergence.svg`, await lineChart('P5: time to a full mesh from one root node', 'validators', 'seconds', converged.map(r => ({ x: r.validators, y: Number(r.seconds.toFixed(2)) })), { label: `target ${bound} s`, points: rows.map(r => ({ x: r.validators, y: bound })) }))
 }
 
 // ---- P6 ----
