@@ -34,7 +34,7 @@ async function chatNode (onMessage: Counter = () => {}): Promise<FabricNode> {
 }
 
 /** Queue on a chat, waiting a tick whenever its queue is full */
-async function sendAll (node: FabricNode, to: FabricNode, msg: Message, count: number): Promise<void> {
+export async function sendAll (node: FabricNode, to: FabricNode, msg: Message, count: number): Promise<void> {
   for (let i = 0; i < count;) {
     try {
       node.services.fabric.unicast(msg, to.peerId)

@@ -12,9 +12,11 @@ import { createServer, connect } from 'node:net'
 import * as grpc from '@grpc/grpc-js'
 import { generate } from 'selfsigned'
 import { encodeFrames, FrameDecoder, framedLength } from '../../src/chat/frames.js'
-import { createMessage, Message, SendQueueFullError } from '../../src/index.js'
+import { createMessage, Message } from '../../src/index.js'
 import { createNode, createRawNode } from '../helpers/nodes.js'
+import { sendAll } from './chat-bench.js'
 import type { Socket } from 'node:net'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 export interface RateResult {
   name: string
@@ -25,6 +27,12 @@ export interface RateResult {
 
 const PAYLOAD = new Uint8Array(100)
 const BATCH = 64
+
+/** `count` freshly encoded 100-byte CONSENSUS messages, length-prefixed into one buffer, as the baselines send them */
+function batch (count: number): Uint8Array | Uint8ArrayList {
+  const bodies = Array.from({ length: count }, () => Message.encode(createMessage(Message.Type.CONSENSUS, PAYLOAD)))
+  return encodeFrames(bodies, 0, count, bodies.reduce((n, b) => n + framedLength(b), 0))
+}
 
 function result (name: string, messages: number, ms: number): RateResult {
   return { name, messages, seconds: ms / 1000, rate: messages / (ms / 1000) }
@@ -51,18 +59,8 @@ export async function chatRate (messages: number): Promise<RateResult> {
 
   try {
     await sender.services.fabric.chatWithPeer(receiver.getMultiaddrs())
-    const msg = createMessage(Message.Type.CONSENSUS, PAYLOAD)
     const start = performance.now()
-
-    for (let i = 0; i < messages;) {
-      try {
-        sender.services.fabric.unicast(msg, receiver.peerId)
-        i++
-      } catch (err) {
-        if (!(err instanceof SendQueueFullError)) throw err
-        await new Promise(resolve => setImmediate(resolve))
-      }
-    }
+    await sendAll(sender, receiver, createMessage(Message.Type.CONSENSUS, PAYLOAD), messages)
 
     await finished
     return result('fabric chat', messages, performance.now() - start)
@@ -93,15 +91,8 @@ export async function rawLibp2pRate (messages: number): Promise<RateResult> {
     const stream = await a.dialProtocol(b.getMultiaddrs(), protocol)
     const start = performance.now()
 
-    for (let sent = 0; sent < messages;) {
-      const bodies: Uint8Array[] = []
-      let bytes = 0
-      for (let i = 0; i < BATCH && sent < messages; i++, sent++) {
-        const body = Message.encode(createMessage(Message.Type.CONSENSUS, PAYLOAD))
-        bodies.push(body)
-        bytes += framedLength(body)
-      }
-      if (!stream.send(encodeFrames(bodies, 0, bodies.length, bytes))) {
+    for (let sent = 0; sent < messages; sent += BATCH) {
+      if (!stream.send(batch(Math.min(BATCH, messages - sent)))) {
         await once(stream as any, 'drain')
       }
     }
@@ -135,15 +126,8 @@ export async function rawTcpRate (messages: number): Promise<RateResult> {
   try {
     const start = performance.now()
 
-    for (let sent = 0; sent < messages;) {
-      const bodies: Uint8Array[] = []
-      let bytes = 0
-      for (let i = 0; i < BATCH && sent < messages; i++, sent++) {
-        const body = Message.encode(createMessage(Message.Type.CONSENSUS, PAYLOAD))
-        bodies.push(body)
-        bytes += framedLength(body)
-      }
-      if (!socket.write(encodeFrames(bodies, 0, bodies.length, bytes) as Uint8Array)) {
+    for (let sent = 0; sent < messages; sent += BATCH) {
+      if (!socket.write(batch(Math.min(BATCH, messages - sent)) as Uint8Array)) {
         await once(socket, 'drain')
       }
     }

@@ -21,7 +21,7 @@ const { values } = parseArgs({ options: { quick: { type: 'boolean', default: fal
 const quick = values.quick
 const started = performance.now()
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
-const OUT = 'test/bench/results'
+const OUT = quick ? 'test/bench/results/quick' : 'test/bench/results'
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 const k = (x: number): string => Math.round(x).toLocaleString('en')
