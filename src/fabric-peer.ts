@@ -16,6 +16,7 @@ import { DiscoveryListStore } from './discovery/persistence.js'
 import { selfEndpoint } from './endpoint.js'
 import { NotEstablishedError } from './errors.js'
 import { MemoryLedger } from './ledger.js'
+import { FabricMetrics } from './metrics.js'
 import { createMessage, timestampNow } from './message.js'
 import { Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
 import { requestTransaction, response, serveTransaction } from './transaction/transaction-protocol.js'
@@ -70,6 +71,8 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   private readonly askForPeers: RepeatingTask
   private readonly overflows?: Counter
   private readonly throttled?: Counter
+  /** Only with a libp2p `metrics` component */
+  private readonly metrics?: FabricMetrics
   private readonly rateLimiter: RateLimiter
   private readonly maxMessagesPerSecond: number
   private readonly membership: Membership
@@ -141,7 +144,19 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
       discovery: this.discovery,
       established: () => [...this.handlers.values()].map(h => ({ peerId: h.remotePeer, type: h.to().type })),
       isEstablished: (peerId) => this.handlers.has(peerId.toString()),
-      dial: async (node, options) => this.chatWithPeer(node.addresses, options)
+      dial: async (node, options) => {
+        this.metrics?.touchDialed()
+
+        try {
+          return await this.chatWithPeer(node.addresses, options)
+        } catch (err) {
+          if (options.signal?.aborted !== true) {
+            this.metrics?.touchDialFailed()
+          }
+
+          throw err
+        }
+      }
     }, {
       touchPeriod: nonNegative('touchPeriod', init.touchPeriod, c.TOUCH_PERIOD),
       touchMaxNodes,
@@ -166,6 +181,12 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.handlers = trackedMap({ name: 'libp2p_fabric_established_chats', metrics: components.metrics })
     this.overflows = components.metrics?.registerCounter('libp2p_fabric_send_queue_overflows_total', { help: 'Peers disconnected because they stopped reading what we queued for them' })
     this.throttled = components.metrics?.registerCounter('libp2p_fabric_throttled_total', { help: 'Times a peer went over maxMessagesPerSecond and its chat was paused' })
+    this.metrics = components.metrics == null
+      ? undefined
+      : new FabricMetrics(components.metrics, {
+        chatRoles: () => [...this.handlers.values()].map(handler => handler.to().type),
+        discoverySize: () => this.discovery.size
+      })
     this.secure = init.security?.enabled === true
     this.membership = new Membership(init.security)
     this.securityHelper = init.security?.helper ?? libp2pSecurityHelper(components.privateKey)
@@ -396,6 +417,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.discovery.addEndpoint(endpoint, true)
 
     if (!this.validator && endpoint.type === PeerEndpoint.Type.NON_VALIDATOR) {
+      this.metrics?.rejected('policy')
       return { kept: false, reason: 'non-validators do not chat with each other' }
     }
 
@@ -559,6 +581,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
 
   peerRejected (handler: PeerHandler, reason: string): void {
     this.log.error('rejected %p: %s', handler.remotePeer, reason)
+    this.metrics?.rejected(reason)
     this.safeDispatchEvent('peer:rejected', { detail: { peerId: handler.remotePeer, reason } })
   }
 
@@ -730,7 +753,8 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
       sendQueueSize: this.sendQueueSize,
       sendQueueBytes: this.sendQueueBytes,
       receiveQueueSize: this.receiveQueueSize,
-      signer: this.signer
+      signer: this.signer,
+      counters: this.metrics?.messages
     })
     const handler = new PeerHandler(this, chat, this.log)
     const run = handler.run(this.shutdown.signal).finally(() => this.running.delete(handler))

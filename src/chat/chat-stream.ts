@@ -5,6 +5,7 @@ import { CLOSE_TIMEOUT, MAX_BATCH_BYTES, MAX_MESSAGE_SIZE, MAX_MUXER_WINDOW, REC
 import { ChatClosedError, InvalidFrameError, SendQueueFullError } from '../errors.js'
 import { Message } from '../pb/fabric.js'
 import { encodeFrames, FrameDecoder, framedLength } from './frames.js'
+import type { MessageCounters } from '../metrics.js'
 import type { PeerEndpoint } from '../pb/fabric.js'
 import type { AbortOptions, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -22,6 +23,8 @@ export interface ChatStreamInit {
   receiveQueueBytes?: number
   /** Applied to every message `send` is given (signing, when security is on) */
   signer?(msg: Message): Message
+  /** Where messages in and out are counted by type (only when the node has metrics) */
+  counters?: MessageCounters
 }
 
 /** What an engine's handler may do with a chat: send, and know who is on the other end */
@@ -61,6 +64,7 @@ export class ChatStream implements AsyncIterable<Message> {
   private readonly receiveQueueSize: number
   private readonly receiveQueueBytes: number
   private readonly signer?: (msg: Message) => Message
+  private readonly counters?: MessageCounters
   private inboxBytes = 0
   private closing = false
   private iterating = false
@@ -91,6 +95,7 @@ export class ChatStream implements AsyncIterable<Message> {
     this.receiveQueueSize = init.receiveQueueSize ?? RECEIVE_QUEUE_SIZE
     this.receiveQueueBytes = init.receiveQueueBytes ?? 2 * this.maxMessageSize
     this.signer = init.signer
+    this.counters = init.counters
     this.decoder = new FrameDecoder(this.maxMessageSize)
     // while paused the muxer still delivers the window it granted before (up to
     // MAX_MUXER_WINDOW); the stream resets if its read buffer overflows, so make
@@ -161,6 +166,10 @@ export class ChatStream implements AsyncIterable<Message> {
     }
 
     if (this.queued >= this.sendQueueSize || (this.queued > 0 && this.queuedBytes + encoded.byteLength > this.sendQueueBytes)) {
+      if (this.counters != null) {
+        this.counters.queueFull++
+      }
+
       throw new SendQueueFullError(`Send queue to ${this.remotePeer} is full (${this.queued} frames, ${this.queuedBytes} bytes)`)
     }
 
@@ -171,6 +180,7 @@ export class ChatStream implements AsyncIterable<Message> {
 
     this.queue.push(encoded)
     this.queuedBytes += encoded.byteLength
+    this.counters?.countSent(encoded)
 
     if (!this.flushScheduled && !this.waitingForDrain) {
       this.flushScheduled = true
@@ -290,6 +300,11 @@ export class ChatStream implements AsyncIterable<Message> {
     try {
       for (const frame of this.decoder.push(data)) {
         const msg = Message.decode(frame)
+
+        if (this.counters != null) {
+          this.counters.received[msg.type]++
+        }
+
         this.inboxBytes += msg.payload.byteLength
         this.inbox.push(msg)
         this.waiter?.resolve()
