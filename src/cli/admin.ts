@@ -1,0 +1,92 @@
+/**
+ * The admin API of `fabric-peer node start`: JSON over HTTP on a loopback
+ * address, the way Fabric's CLI talked to its peer's admin service.
+ *
+ * - `GET /peers` - our endpoint and the established peers (`getPeers()`)
+ * - `POST /transactions` - `{ chaincode, payload?, type?, txid? }`, answered
+ *   with the `Response` of `processTransaction()`
+ */
+
+import { randomUUID } from 'node:crypto'
+import { z } from 'zod'
+import { responseText, Transaction } from '../index.js'
+import { HttpError } from './http.js'
+import type { FabricPeer, PeerEndpoint } from '../index.js'
+import type { Route } from './http.js'
+
+/** One peer as the admin API lists it */
+export interface PeerRow {
+  id: string
+  address: string
+  /** VALIDATOR, NON_VALIDATOR or UNDEFINED */
+  type: string
+}
+
+/** `GET /peers` */
+export interface PeersAnswer {
+  self: PeerRow
+  peers: PeerRow[]
+  /** Nodes in the discovery list */
+  discovery: number
+}
+
+/** `POST /transactions` answer */
+export interface TransactionAnswer {
+  txid: string
+  /** SUCCESS or FAILURE */
+  status: string
+  message: string
+}
+
+/** Fabric's transaction types, by the short names the CLI takes */
+export const TRANSACTION_TYPES: Record<string, Transaction.Type> = {
+  deploy: Transaction.Type.CHAINCODE_DEPLOY,
+  invoke: Transaction.Type.CHAINCODE_INVOKE,
+  query: Transaction.Type.CHAINCODE_QUERY,
+  terminate: Transaction.Type.CHAINCODE_TERMINATE
+}
+
+const transactionRequest = z.strictObject({
+  chaincode: z.string().min(1).max(256),
+  payload: z.string().default(''),
+  type: z.enum(Object.keys(TRANSACTION_TYPES) as [string, ...string[]]).default('invoke'),
+  txid: z.string().min(1).max(256).optional()
+})
+
+export type TransactionRequest = z.input<typeof transactionRequest>
+
+export function adminRoutes (fabric: FabricPeer): Record<string, Route> {
+  return {
+    'GET /peers': (): PeersAnswer => ({
+      self: row(fabric.getPeerEndpoint()),
+      peers: fabric.getPeers().peers.map(row),
+      discovery: fabric.discovery.size
+    }),
+    'POST /transactions': async (_req, body): Promise<TransactionAnswer> => {
+      const parsed = transactionRequest.safeParse(body)
+
+      if (!parsed.success) {
+        throw new HttpError(400, `bad transaction request: ${parsed.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`)
+      }
+
+      const { chaincode, payload, type, txid = randomUUID() } = parsed.data
+      const encoder = new TextEncoder()
+      const res = await fabric.processTransaction({
+        type: TRANSACTION_TYPES[type],
+        chaincodeID: encoder.encode(chaincode),
+        payload: encoder.encode(payload),
+        metadata: new Uint8Array(0),
+        txid,
+        nonce: crypto.getRandomValues(new Uint8Array(12)),
+        cert: new Uint8Array(0),
+        signature: new Uint8Array(0)
+      })
+
+      return { txid, status: res.status, message: responseText(res) }
+    }
+  }
+}
+
+function row (endpoint: PeerEndpoint): PeerRow {
+  return { id: endpoint.ID?.name ?? '', address: endpoint.address, type: endpoint.type }
+}

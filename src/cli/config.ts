@@ -1,0 +1,437 @@
+/**
+ * The CLI's configuration: Fabric's `core.yaml` keys (plus a few of ours),
+ * overridden by `CORE_*` environment variables, then by flags, and validated
+ * as one flat object by a zod schema so every problem names its key and the
+ * source of the bad value.
+ */
+
+import { readFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { ConfigError } from './errors.js'
+import type { ConfigIssue, ConfigSource } from './errors.js'
+
+/** A `host:port` for the admin and metrics endpoints */
+export interface HostPort {
+  host: string
+  port: number
+}
+
+/** The validated configuration of `fabric-peer node start` and the commands that talk to it */
+export interface PeerConfig {
+  /** The data directory: LevelDB datastore and the node's key */
+  dataDir: string
+  listen: string[]
+  announce: string[]
+  validator: boolean
+  rootNodes: string[]
+  /** ms */
+  discoveryPeriod: number
+  persist: boolean
+  /** ms, 0 disables the touch loop */
+  touchPeriod: number
+  touchMaxNodes: number
+  minValidators: number
+  sendQueueSize: number
+  /** undefined: off */
+  admin?: HostPort
+  /** undefined: off */
+  metrics?: HostPort
+  security: {
+    enabled: boolean
+    allowedPeers?: string[]
+    validators?: string[]
+    /** ms, 0 disables the check */
+    maxMessageAge: number
+  }
+}
+
+/** A value given for a key, and where it came from */
+export interface ConfigValue {
+  value: unknown
+  source: ConfigSource
+}
+
+/** Where the configuration comes from, lowest precedence first */
+export interface ConfigInput {
+  /** A core.yaml to read */
+  file?: string
+  /** The environment (`CORE_*` variables are read) */
+  env?: NodeJS.ProcessEnv
+  /** Values from flags, by key */
+  flags?: Record<string, ConfigValue>
+}
+
+/** Every key: its schema, default and meaning. Env name: `CORE_` + the key upper-cased with `_` for `.` */
+export interface ConfigKey {
+  key: string
+  default: unknown
+  /** The default as shown to people, when `default` does not say it well */
+  shownDefault?: string
+  flag?: string
+  describe: string
+  schema: z.ZodType
+}
+
+const BOOLEAN_WORDS: Record<string, boolean> = { true: true, false: false, yes: true, no: false, on: true, off: false, 1: true, 0: false }
+
+const boolean = z.preprocess(
+  v => typeof v === 'string' ? BOOLEAN_WORDS[v.trim().toLowerCase()] ?? v : v,
+  z.boolean({ error: 'expected true or false' })
+)
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
+
+/** Go's time.ParseDuration format, as Fabric's core.yaml uses (`5s`, `500ms`, `1m30s`); a bare number is ms */
+export function parseDuration (text: string): number | undefined {
+  const trimmed = text.trim()
+
+  if (/^\d+(\.\d+)?$/.test(trimmed)) {
+    return Number(trimmed)
+  }
+
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(trimmed)) {
+    return undefined
+  }
+
+  let total = 0
+
+  for (const [, amount, , unit] of trimmed.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(amount) * DURATION_UNITS[unit]
+  }
+
+  return Math.round(total)
+}
+
+function duration (min: number): z.ZodType<number> {
+  return z.union([z.number(), z.string()], { error: 'expected a duration like 5s, 500ms or 1m30s (or a number of ms)' })
+    .transform((v, ctx) => {
+      const ms = typeof v === 'number' ? v : parseDuration(v)
+
+      if (ms == null || !Number.isFinite(ms)) {
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a duration: expected one like 5s, 500ms or 1m30s (or a number of ms)` })
+        return z.NEVER
+      }
+
+      if (ms < min) {
+        ctx.addIssue({ code: 'custom', message: min === 0 ? 'must not be negative' : `must be at least ${min}ms, got ${JSON.stringify(v)}` })
+        return z.NEVER
+      }
+
+      return ms
+    })
+}
+
+function integer (min: number): z.ZodType<number> {
+  return z.preprocess(
+    v => typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v,
+    z.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(min, { error: `must be ${min} or more` })
+  )
+}
+
+/** A list: a YAML sequence, or a comma-separated string (Fabric's rootnode, env and flags) */
+function list<T extends z.ZodType> (item: T): z.ZodType<Array<z.output<T>>> {
+  return z.preprocess(
+    v => typeof v === 'string' ? v.split(',').map(s => s.trim()).filter(s => s !== '') : v,
+    z.array(item, { error: 'expected a list (a YAML sequence or a comma-separated string)' })
+  )
+}
+
+const multiaddrString = z.string({ error: 'expected a multiaddr string' }).superRefine((v, ctx) => {
+  const problem = multiaddrProblem(v, false)
+
+  if (problem != null) {
+    ctx.addIssue({ code: 'custom', message: problem })
+  }
+})
+
+/** A peer's address: a multiaddr ending in /p2p/<PeerId> */
+const peerAddress = z.string({ error: 'expected a multiaddr string' }).superRefine((v, ctx) => {
+  const problem = multiaddrProblem(v, true)
+
+  if (problem != null) {
+    ctx.addIssue({ code: 'custom', message: problem })
+  }
+})
+
+const peerIdString = z.string({ error: 'expected a PeerId' }).superRefine((v, ctx) => {
+  try {
+    peerIdFromString(v)
+  } catch (err: any) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a PeerId (${err.message})` })
+  }
+})
+
+/** `host:port`; an IPv6 host in brackets. `off` or an empty string: none */
+function hostPort (loopbackOnly: boolean): z.ZodType<HostPort | undefined> {
+  return z.string({ error: 'expected host:port, e.g. 127.0.0.1:7050' }).transform((v, ctx) => {
+    const text = v.trim()
+
+    if (text === '' || text === 'off') {
+      return undefined
+    }
+
+    const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text)
+    const host = match?.[1] ?? match?.[2]
+    const port = Number(match?.[3])
+
+    if (match == null || host == null || port > 65535 || (isIP(host) === 0 && host !== 'localhost')) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not host:port with an IP address or localhost, e.g. 127.0.0.1:7050` })
+      return z.NEVER
+    }
+
+    if (loopbackOnly && !isLoopback(host)) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a loopback address: the admin API has no authentication, so it listens on 127.0.0.1, ::1 or localhost only` })
+      return z.NEVER
+    }
+
+    return { host, port }
+  })
+}
+
+const nonEmptyString = z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' })
+
+/** The keys, in the order the README and `--help` list them */
+export const CONFIG_KEYS: ConfigKey[] = [
+  { key: 'peer.fileSystemPath', default: './data/peer', flag: '--data', describe: 'data directory: LevelDB datastore, the node\'s key, discovery list, ledger', schema: nonEmptyString },
+  { key: 'peer.listenAddress', default: '/ip4/0.0.0.0/tcp/7051', flag: '--listen', describe: 'multiaddrs to listen on (comma-separated)', schema: list(multiaddrString) },
+  { key: 'peer.address', default: '', shownDefault: '(the listen addresses)', flag: '--announce', describe: 'multiaddrs other peers should dial (announced)', schema: list(multiaddrString) },
+  { key: 'peer.validator.enabled', default: true, flag: '--validator / --non-validator', describe: 'validator (runs the noops engine) or non-validator', schema: boolean },
+  { key: 'peer.validator.consensus.buffersize', default: 1000, describe: 'frames that may wait in one peer\'s send queue', schema: integer(1) },
+  { key: 'peer.discovery.rootnode', default: '', shownDefault: '(none)', flag: '--root-node', describe: 'root nodes, multiaddrs ending in /p2p/<PeerId> (comma-separated)', schema: list(peerAddress) },
+  { key: 'peer.discovery.period', default: '5s', describe: 'how often each chat is asked for its peers', schema: duration(1) },
+  { key: 'peer.discovery.persist', default: true, describe: 'keep the discovery list in the data directory', schema: boolean },
+  { key: 'peer.discovery.touchPeriod', default: '6s', describe: 'how often missing peers are dialed (0 disables)', schema: duration(0) },
+  { key: 'peer.discovery.touchMaxNodes', default: 100, describe: 'most dials per touch (-1 unlimited)', schema: integer(-1) },
+  { key: 'peer.discovery.minValidators', default: 2, describe: 'validators a non-validator keeps chats with', schema: integer(1) },
+  { key: 'peer.admin.address', default: '127.0.0.1:7050', flag: '--admin', describe: 'local admin API for `network list` and `tx submit` (loopback only; off disables)', schema: hostPort(true) },
+  { key: 'peer.metrics.address', default: '', shownDefault: '(off)', flag: '--metrics', describe: 'serve Prometheus metrics at http://HOST:PORT/metrics', schema: hostPort(false) },
+  { key: 'security.enabled', default: false, describe: 'sign and verify every message and transaction', schema: boolean },
+  { key: 'security.allowedPeers', default: '', shownDefault: '(anyone)', describe: 'PeerIds allowed in the network (with security.enabled)', schema: list(peerIdString) },
+  { key: 'security.validators', default: '', shownDefault: '(any member)', describe: 'PeerIds allowed to be validators (with security.enabled)', schema: list(peerIdString) },
+  { key: 'security.maxMessageAge', default: 0, shownDefault: '0 (off)', describe: 'reject messages further than this from our clock', schema: duration(0) }
+]
+
+const KEYS = new Map(CONFIG_KEYS.map(k => [k.key, k]))
+
+/** `CORE_PEER_DISCOVERY_ROOTNODE` for `peer.discovery.rootnode`, as Fabric's viper names them */
+export function envName (key: string): string {
+  return `CORE_${key.toUpperCase().replaceAll('.', '_')}`
+}
+
+const ENV_KEYS = new Map(CONFIG_KEYS.map(k => [envName(k.key), k.key]))
+
+const SCHEMA = z.strictObject(Object.fromEntries(CONFIG_KEYS.map(k => [k.key, k.schema])))
+
+/**
+ * Merge core.yaml < `CORE_*` env < flags over the defaults and validate the
+ * result.
+ *
+ * @throws {ConfigError} naming every bad key and where its value came from
+ */
+export async function loadConfig (input: ConfigInput = {}): Promise<PeerConfig> {
+  const values = new Map<string, ConfigValue>()
+  const issues: ConfigIssue[] = []
+
+  for (const k of CONFIG_KEYS) {
+    values.set(k.key, { value: k.default, source: { kind: 'default' } })
+  }
+
+  if (input.file != null) {
+    for (const [key, value] of flatten(await readYaml(input.file), input.file)) {
+      values.set(key, { value, source: { kind: 'file', file: input.file } })
+    }
+  }
+
+  for (const [name, value] of Object.entries(input.env ?? {})) {
+    if (!name.startsWith('CORE_') || value == null) {
+      continue
+    }
+
+    const key = ENV_KEYS.get(name)
+
+    if (key == null) {
+      issues.push({ source: { kind: 'env', name }, message: 'unknown setting: no configuration key is named so (fabric-peer node start --help lists the CORE_* names)' })
+    } else {
+      values.set(key, { value, source: { kind: 'env', name } })
+    }
+  }
+
+  for (const [key, value] of Object.entries(input.flags ?? {})) {
+    values.set(key, value)
+  }
+
+  const raw = Object.fromEntries([...values].map(([key, { value }]) => [key, value]))
+  const parsed = SCHEMA.safeParse(raw)
+
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) {
+          issues.push({ key, source: values.get(key)?.source ?? { kind: 'default' }, message: unknownKeyMessage(key) })
+        }
+      } else {
+        const key = String(issue.path[0])
+        const item = issue.path.length > 1 ? `item ${Number(issue.path[1]) + 1}: ` : ''
+        const given = issue.code === 'invalid_type' && issue.path.length === 1 ? `, got ${describeValue(raw[key])}` : ''
+        issues.push({ key, source: values.get(key)?.source ?? { kind: 'default' }, message: item + issue.message + given })
+      }
+    }
+  }
+
+  if (issues.length > 0 || !parsed.success) {
+    throw new ConfigError(issues)
+  }
+
+  const c = parsed.data as Record<string, any>
+  const security = {
+    enabled: c['security.enabled'] as boolean,
+    allowedPeers: nonEmpty(c['security.allowedPeers']),
+    validators: nonEmpty(c['security.validators']),
+    maxMessageAge: c['security.maxMessageAge'] as number
+  }
+
+  if (!security.enabled) {
+    for (const key of ['security.allowedPeers', 'security.validators']) {
+      if (nonEmpty(c[key]) != null) {
+        issues.push({ key, source: values.get(key)?.source ?? { kind: 'default' }, message: 'only applies with security.enabled: true' })
+      }
+    }
+  }
+
+  if (issues.length > 0) {
+    throw new ConfigError(issues)
+  }
+
+  return {
+    dataDir: c['peer.fileSystemPath'],
+    listen: c['peer.listenAddress'],
+    announce: c['peer.address'],
+    validator: c['peer.validator.enabled'],
+    sendQueueSize: c['peer.validator.consensus.buffersize'],
+    rootNodes: c['peer.discovery.rootnode'],
+    discoveryPeriod: c['peer.discovery.period'],
+    persist: c['peer.discovery.persist'],
+    touchPeriod: c['peer.discovery.touchPeriod'],
+    touchMaxNodes: c['peer.discovery.touchMaxNodes'],
+    minValidators: c['peer.discovery.minValidators'],
+    admin: c['peer.admin.address'],
+    metrics: c['peer.metrics.address'],
+    security
+  }
+}
+
+async function readYaml (file: string): Promise<unknown> {
+  let text: string
+
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err: any) {
+    throw new ConfigError([{ source: { kind: 'file', file }, message: `cannot read it: ${err.code === 'ENOENT' ? 'no such file' : err.message}` }])
+  }
+
+  try {
+    return parseYaml(text)
+  } catch (err: any) {
+    throw new ConfigError([{ source: { kind: 'file', file }, message: `not valid YAML: ${String(err.message).split('\n')[0]}` }])
+  }
+}
+
+/**
+ * The YAML's leaves as dotted keys. A known key is a leaf whatever its value
+ * (the schema judges it); an empty value (`rootnode:`) means unset, as in
+ * Fabric's core.yaml.
+ */
+function flatten (doc: unknown, file: string): Array<[string, unknown]> {
+  if (doc == null) {
+    return []
+  }
+
+  if (!isMapping(doc)) {
+    throw new ConfigError([{ source: { kind: 'file', file }, message: 'must be a YAML mapping of keys (peer:, security:)' }])
+  }
+
+  const out: Array<[string, unknown]> = []
+  const walk = (node: Record<string, unknown>, prefix: string): void => {
+    for (const [name, value] of Object.entries(node)) {
+      const key = prefix + name
+
+      if (value == null) {
+        continue
+      }
+
+      if (!KEYS.has(key) && isMapping(value)) {
+        walk(value, `${key}.`)
+      } else {
+        out.push([key, value])
+      }
+    }
+  }
+
+  walk(doc, '')
+  return out
+}
+
+function unknownKeyMessage (key: string): string {
+  const section = CONFIG_KEYS.filter(k => k.key.startsWith(`${key}.`))
+
+  if (section.length > 0) {
+    return `must be a mapping with keys such as ${section.slice(0, 3).map(k => k.key).join(', ')}`
+  }
+
+  const sameLetters = CONFIG_KEYS.find(k => k.key.toLowerCase() === key.toLowerCase())
+  return sameLetters != null ? `unknown key (did you mean ${sameLetters.key}?)` : 'unknown key'
+}
+
+function multiaddrProblem (text: string, needPeerId: boolean): string | undefined {
+  let id: string | undefined
+
+  try {
+    id = multiaddr(text).getComponents().findLast(c => c.name === 'p2p')?.value
+  } catch (err: any) {
+    return `${JSON.stringify(text)} is not a multiaddr (${err.message}); expected one like /ip4/0.0.0.0/tcp/7051`
+  }
+
+  if (!needPeerId) {
+    return undefined
+  }
+
+  if (id == null) {
+    return `${JSON.stringify(text)} does not end in /p2p/<PeerId>: a root node is named by its PeerId`
+  }
+
+  try {
+    peerIdFromString(id)
+  } catch (err: any) {
+    return `${JSON.stringify(text)} has an invalid PeerId (${err.message})`
+  }
+
+  return undefined
+}
+
+function describeValue (value: unknown): string {
+  if (Array.isArray(value)) {
+    return 'a list'
+  }
+
+  if (typeof value === 'object' && value != null) {
+    return 'a mapping'
+  }
+
+  return JSON.stringify(value) ?? String(value)
+}
+
+function isMapping (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value != null && !Array.isArray(value)
+}
+
+function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'))
+}
+
+function nonEmpty (list: string[] | undefined): string[] | undefined {
+  return list == null || list.length === 0 ? undefined : list
+}

@@ -1,0 +1,16 @@
+import { TRANSACTION_TIMEOUT } from '../constants.js'
+
+/** Largest admin request body: a transaction's JSON; the wire allows 4 MiB, a hand-typed CLI call needs far less */
+export const ADMIN_MAX_BODY = 1024 * 1024
+
+/** An admin request must be answered within this: a transaction's own timeout plus time to write the answer */
+export const ADMIN_REQUEST_TIMEOUT = TRANSACTION_TIMEOUT + 5_000
+
+/** Headers of an admin or metrics request must arrive within this (slow-loris guard) */
+export const HTTP_HEADERS_TIMEOUT = 5_000
+
+/** How long the CLI waits for a running node's admin API to answer */
+export const ADMIN_CLIENT_TIMEOUT = ADMIN_REQUEST_TIMEOUT + 2_000
+
+/** `node start` gives libp2p this long to close chats and save the list before it exits anyway */
+export const STOP_TIMEOUT = 20_000

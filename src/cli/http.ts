@@ -1,0 +1,200 @@
+/**
+ * The small HTTP servers of `node start` (admin API, metrics) and the admin
+ * client used by `network list` and `tx submit`.
+ */
+
+import { createServer, request } from 'node:http'
+import { once } from 'node:events'
+import { ADMIN_CLIENT_TIMEOUT, ADMIN_MAX_BODY, ADMIN_REQUEST_TIMEOUT, HTTP_HEADERS_TIMEOUT } from './constants.js'
+import { AdminError, CliError } from './errors.js'
+import type { HostPort } from './config.js'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/** An HTTP error to answer with: status and a message for the client */
+export class HttpError extends Error {
+  readonly status: number
+
+  constructor (status: number, message: string) {
+    super(message)
+    this.name = 'HttpError'
+    this.status = status
+  }
+}
+
+/** Answers a request with a JSON-able value, or throws an HttpError */
+export type Route = (req: IncomingMessage, body: unknown) => Promise<unknown> | unknown
+
+export interface HttpEndpoint {
+  /** The bound address (the real port when 0 was asked for) */
+  address: HostPort
+  url: string
+  close(): Promise<void>
+}
+
+/**
+ * Serve `routes` ("GET /peers") as JSON at `at`. Bodies are limited to
+ * ADMIN_MAX_BODY, requests to ADMIN_REQUEST_TIMEOUT.
+ *
+ * @throws {CliError} when the address cannot be bound
+ */
+export async function serveJson (at: HostPort, routes: Record<string, Route>, what: string): Promise<HttpEndpoint> {
+  return listen(at, what, createServer((req, res) => {
+    void handleJson(req, res, routes)
+  }))
+}
+
+/** Serve plain text (Prometheus exposition) at GET `path` */
+export async function serveText (at: HostPort, path: string, what: string, body: () => Promise<{ contentType: string, text: string }>): Promise<HttpEndpoint> {
+  return listen(at, what, createServer((req, res) => {
+    if (req.method !== 'GET' || new URL(req.url ?? '/', 'http://x').pathname !== path) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: try GET ${path}\n`)
+      return
+    }
+
+    body().then(({ contentType, text }) => {
+      res.writeHead(200, { 'content-type': contentType }).end(text)
+    }, (err: Error) => {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`)
+    })
+  }))
+}
+
+/**
+ * Ask a running node's admin API. Errors are AdminErrors a person can act on:
+ * nobody listening, a timeout, or the node's own refusal.
+ */
+export async function adminRequest (at: HostPort, method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> {
+  const where = `${at.host}:${at.port}`
+  let answer: { status: number, text: string }
+
+  try {
+    // node:http, not fetch: fetch refuses some ports ("bad port") that port 0 may hand out
+    answer = await new Promise((resolve, reject) => {
+      const payload = body == null ? undefined : JSON.stringify(body)
+      const req = request({
+        host: at.host,
+        port: at.port,
+        method,
+        path,
+        agent: false,
+        headers: payload == null ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        signal: AbortSignal.timeout(ADMIN_CLIENT_TIMEOUT)
+      }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }) })
+        res.on('error', reject)
+      })
+      req.on('error', reject)
+      req.end(payload)
+    })
+  } catch (err: any) {
+    if (err.name === 'AbortError' || err.name === 'TimeoutError') {
+      throw new AdminError(`the node at ${where} did not answer within ${ADMIN_CLIENT_TIMEOUT}ms`)
+    }
+
+    throw new AdminError(err.code === 'ECONNREFUSED'
+      ? `no fabric-peer node answers at ${where}: is \`fabric-peer node start\` running? Its admin address is printed at start; point at it with --admin or peer.admin.address`
+      : `cannot reach the node at ${where}: ${err.code ?? err.message}`)
+  }
+
+  let json: any
+
+  try {
+    json = JSON.parse(answer.text)
+  } catch {
+    throw new AdminError(`the server at ${where} is not a fabric-peer admin API (HTTP ${answer.status}, not JSON)`)
+  }
+
+  if (answer.status < 200 || answer.status > 299) {
+    throw new AdminError(`the node refused: ${json?.error ?? `HTTP ${answer.status}`}`)
+  }
+
+  return json
+}
+
+async function listen (at: HostPort, what: string, server: Server): Promise<HttpEndpoint> {
+  server.requestTimeout = ADMIN_REQUEST_TIMEOUT
+  server.headersTimeout = HTTP_HEADERS_TIMEOUT
+
+  try {
+    server.listen(at.port, at.host)
+    await once(server, 'listening')
+  } catch (err: any) {
+    server.close()
+    throw new CliError(err.code === 'EADDRINUSE'
+      ? `${what} address ${at.host}:${at.port} is in use (another node?): choose another one, or port 0 for any free port`
+      : `cannot serve the ${what} at ${at.host}:${at.port}: ${err.code ?? err.message}`)
+  }
+
+  const bound = server.address() as AddressInfo
+  const address = { host: at.host, port: bound.port }
+
+  return {
+    address,
+    url: `http://${hostForUrl(address.host)}:${address.port}`,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+    }
+  }
+}
+
+async function handleJson (req: IncomingMessage, res: ServerResponse, routes: Record<string, Route>): Promise<void> {
+  try {
+    const path = new URL(req.url ?? '/', 'http://x').pathname
+    const route = routes[`${req.method} ${path}`]
+
+    if (route == null) {
+      const known = Object.keys(routes).filter(r => r.endsWith(` ${path}`))
+      throw known.length > 0
+        ? new HttpError(405, `${req.method} not allowed on ${path}: use ${known.join(' or ')}`)
+        : new HttpError(404, `no such endpoint: ${req.method} ${path} (there are ${Object.keys(routes).join(', ')})`)
+    }
+
+    const result = await route(req, req.method === 'POST' ? await readJson(req) : undefined)
+    send(res, 200, result)
+  } catch (err: any) {
+    send(res, err instanceof HttpError ? err.status : 500, { error: err.message ?? String(err) })
+  }
+}
+
+async function readJson (req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+
+  if (declared > ADMIN_MAX_BODY) {
+    throw new HttpError(413, `request body over ${ADMIN_MAX_BODY} bytes`)
+  }
+
+  const chunks: Buffer[] = []
+  let size = 0
+
+  for await (const chunk of req) {
+    size += chunk.byteLength
+
+    if (size > ADMIN_MAX_BODY) {
+      throw new HttpError(413, `request body over ${ADMIN_MAX_BODY} bytes`)
+    }
+
+    chunks.push(chunk)
+  }
+
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch (err: any) {
+    throw new HttpError(400, `request body is not JSON: ${err.message}`)
+  }
+}
+
+function send (res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) {
+    return
+  }
+
+  res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`)
+}
+
+function hostForUrl (host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}

@@ -1,0 +1,179 @@
+/**
+ * `fabric-peer node start`: one long-lived node on an embedded LevelDB data
+ * directory with a persisted identity, its admin API and optionally a metrics
+ * endpoint, until SIGINT or SIGTERM.
+ */
+
+import { resolve } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { defaultLogger } from '@libp2p/logger'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { Registry } from 'prom-client'
+import { openDataDir } from '../identity.js'
+import { DatastoreLedger, fabricConnectionGater, fabricPeer, noopsEngine, PeerEndpoint } from '../index.js'
+import { adminRoutes } from './admin.js'
+import { STOP_TIMEOUT } from './constants.js'
+import { CliError } from './errors.js'
+import { serveJson, serveText } from './http.js'
+import type { PeerConfig } from './config.js'
+import type { DataDir } from '../identity.js'
+import type { FabricPeer, SecurityInit } from '../index.js'
+import type { Libp2p } from '@libp2p/interface'
+
+export interface Printer {
+  out(line: string): void
+  err(line: string): void
+}
+
+/**
+ * Start the node and print what a person (or a script) needs: PeerId,
+ * dialable addresses, admin and metrics URLs. Resolves once the node runs;
+ * the process then lives until a signal stops it.
+ */
+export async function nodeStart (config: PeerConfig, print: Printer): Promise<void> {
+  const dataDir = resolve(config.dataDir)
+  const data = await openData(dataDir)
+  const started: Array<{ close(): Promise<void> }> = []
+  let node: Libp2p<{ fabric: FabricPeer }> | undefined
+
+  try {
+    const logger = defaultLogger()
+    const ledger = await new DatastoreLedger(data.datastore).open()
+    const security: SecurityInit = config.security.enabled ? config.security : { enabled: false }
+    const registry = config.metrics == null ? undefined : new Registry()
+
+    node = await createLibp2p({
+      privateKey: data.privateKey,
+      datastore: data.datastore,
+      logger,
+      addresses: { listen: config.listen, announce: config.announce },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: config.security.enabled ? fabricConnectionGater(security) : undefined,
+      metrics: registry == null ? undefined : prometheusMetrics({ registry }),
+      services: {
+        fabric: fabricPeer({
+          validator: config.validator,
+          rootNodes: config.rootNodes,
+          discoveryPeriod: config.discoveryPeriod,
+          persist: config.persist,
+          touchPeriod: config.touchPeriod,
+          touchMaxNodes: config.touchMaxNodes,
+          minValidators: config.minValidators,
+          sendQueueSize: config.sendQueueSize,
+          security,
+          ledger,
+          engine: config.validator ? noopsEngine({ ledger, logger }) : undefined
+        })
+      }
+    }).catch((err: Error) => {
+      throw new CliError(`cannot start the node: ${err.message}`)
+    })
+
+    const fabric = node.services.fabric
+    fabric.addEventListener('peer:established', (evt) => {
+      print.out(`+ chat with ${evt.detail.peerId} (${role(evt.detail.endpoint.type)}, ${evt.detail.initiated ? 'outbound' : 'inbound'})`)
+    })
+    fabric.addEventListener('peer:closed', (evt) => {
+      print.out(`- chat with ${evt.detail.peerId} closed: ${evt.detail.reason}`)
+    })
+    fabric.addEventListener('peer:rejected', (evt) => {
+      print.out(`! rejected ${evt.detail.peerId}: ${evt.detail.reason}`)
+    })
+
+    print.out(`fabric-peer node start: ${config.validator ? 'validator (noops engine)' : 'non-validator'}${config.security.enabled ? ', security enabled' : ''}`)
+    print.out(`PeerId:     ${node.peerId}`)
+    print.out(`data:       ${dataDir} (LevelDB, height ${ledger.height})`)
+
+    for (const addr of node.getMultiaddrs()) {
+      print.out(`listening:  ${addr}`)
+    }
+
+    print.out(`root nodes: ${config.rootNodes.length === 0 ? '(none)' : config.rootNodes.join(', ')}`)
+
+    if (config.admin != null) {
+      const admin = await serveJson(config.admin, adminRoutes(fabric), 'admin API')
+      started.push(admin)
+      print.out(`admin:      ${admin.url} (network list, tx submit)`)
+    } else {
+      print.out('admin:      off')
+    }
+
+    if (config.metrics != null && registry != null) {
+      const metrics = await serveText(config.metrics, '/metrics', 'metrics', async () => ({ contentType: registry.contentType, text: await registry.metrics() }))
+      started.push(metrics)
+      print.out(`metrics:    ${metrics.url}/metrics`)
+    }
+
+    print.out('ready (Ctrl-C to stop)')
+    stopOnSignals(node, data, started, config.persist, print)
+  } catch (err) {
+    await Promise.allSettled(started.map(async s => s.close()))
+    await Promise.resolve(node?.stop()).catch(() => {})
+    await data.datastore.close().catch(() => {})
+    throw err
+  }
+}
+
+async function openData (dir: string): Promise<DataDir> {
+  try {
+    return await openDataDir(dir)
+  } catch (err: any) {
+    throw new CliError(dataDirMessage(dir, err))
+  }
+}
+
+/** A locked LevelDB is the common case: another node runs on the same directory */
+export function dataDirMessage (dir: string, err: any): string {
+  const text = `${err.message} ${err.cause?.message ?? ''} ${err.cause?.code ?? ''}`
+  return /lock/i.test(text)
+    ? `data directory ${dir} is in use by another process (a running node?): each node needs its own --data`
+    : `cannot open data directory ${dir}: ${err.cause?.message ?? err.message}`
+}
+
+/**
+ * SIGINT/SIGTERM: stop libp2p (the service tells every peer, closes its chats
+ * and saves the discovery list in beforeStop), close the servers and the
+ * datastore, exit 0. A second signal, or STOP_TIMEOUT, exits at once with 1.
+ */
+function stopOnSignals (node: Libp2p<{ fabric: FabricPeer }>, data: DataDir, servers: Array<{ close(): Promise<void> }>, persist: boolean, print: Printer): void {
+  let stopping = false
+
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      print.err(`${signal} again: exiting without finishing the shutdown`)
+      process.exit(1)
+    }
+
+    stopping = true
+    const chats = node.services.fabric.getPeers().peers.length
+    print.out(`${signal}: stopping - closing ${chats} chat${chats === 1 ? '' : 's'}${persist ? ' and saving the discovery list' : ''}`)
+    setTimeout(() => {
+      print.err(`shutdown did not finish within ${STOP_TIMEOUT}ms: exiting`)
+      process.exit(1)
+    }, STOP_TIMEOUT).unref()
+
+    void (async () => {
+      await Promise.allSettled(servers.map(async s => s.close()))
+      const nodes = node.services.fabric.discovery.size
+      await node.stop()
+      await data.datastore.close()
+      print.out(persist ? `stopped cleanly (${nodes} node${nodes === 1 ? '' : 's'} in the saved discovery list)` : 'stopped cleanly')
+      process.exit(0)
+    })().catch((err: Error) => {
+      print.err(`shutdown failed: ${err.message}`)
+      process.exit(1)
+    })
+  }
+
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+}
+
+function role (type: PeerEndpoint.Type): string {
+  return type === PeerEndpoint.Type.VALIDATOR ? 'validator' : type === PeerEndpoint.Type.NON_VALIDATOR ? 'non-validator' : 'unknown role'
+}
