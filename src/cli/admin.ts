@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import { responseText, Transaction } from '../index.js'
+import { TRANSACTION_TYPE_NAMES } from './commands.js'
 import { HttpError } from './http.js'
 import type { FabricPeer, PeerEndpoint } from '../index.js'
 import type { Route } from './http.js'
@@ -39,7 +40,7 @@ export interface TransactionAnswer {
 }
 
 /** Fabric's transaction types, by the short names the CLI takes */
-export const TRANSACTION_TYPES: Record<string, Transaction.Type> = {
+export const TRANSACTION_TYPES: Record<typeof TRANSACTION_TYPE_NAMES[number], Transaction.Type> = {
   deploy: Transaction.Type.CHAINCODE_DEPLOY,
   invoke: Transaction.Type.CHAINCODE_INVOKE,
   query: Transaction.Type.CHAINCODE_QUERY,
@@ -49,7 +50,7 @@ export const TRANSACTION_TYPES: Record<string, Transaction.Type> = {
 const transactionRequest = z.strictObject({
   chaincode: z.string().min(1).max(256),
   payload: z.string().default(''),
-  type: z.enum(Object.keys(TRANSACTION_TYPES) as [string, ...string[]]).default('invoke'),
+  type: z.enum(TRANSACTION_TYPE_NAMES).default('invoke'),
   txid: z.string().min(1).max(256).optional()
 })
 

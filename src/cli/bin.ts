@@ -12,11 +12,9 @@
  */
 
 import { parseArgs } from 'node:util'
-import { id, networkList, txSubmit } from './commands.js'
 import { CONFIG_KEYS, envName, loadConfig } from './config.js'
 import { CliError, UsageError } from './errors.js'
-import { nodeStart } from './node-start.js'
-import { TRANSACTION_TYPES } from './admin.js'
+import { TRANSACTION_TYPE_NAMES } from './commands.js'
 import type { ConfigValue } from './config.js'
 import type { Printer } from './node-start.js'
 import type { ParseArgsConfig } from 'node:util'
@@ -87,7 +85,10 @@ ${keysHelp()}`,
         flags['peer.validator.enabled'] = { value: values.validator === true, source: { kind: 'flag', flag } }
       }
 
-      await nodeStart(await loadConfig({ file: values.config, env: process.env, flags }), print)
+      const config = await loadConfig({ file: values.config, env: process.env, flags })
+      // libp2p and LevelDB are loaded only by the command that runs a node
+      const { nodeStart } = await import('./node-start.js')
+      await nodeStart(config, print)
     }
   },
   'network list': {
@@ -106,6 +107,7 @@ Options:
     options: { ...CONFIG_OPTION, admin: { type: 'string' }, json: { type: 'boolean' }, ...HELP_OPTION },
     run: async (values, print) => {
       const config = await loadConfig({ file: values.config, env: process.env, flags: flagValues(values, { admin: 'peer.admin.address' }) })
+      const { networkList } = await import('./commands.js')
       await networkList(config, values.json === true, print)
     }
   },
@@ -120,7 +122,7 @@ Response; exits 1 if it is FAILURE.
 Options:
   -n, --chaincode NAME  the chaincode (Transaction.chaincodeID)
   -c, --payload TEXT    the payload (default empty)
-  --type TYPE           ${Object.keys(TRANSACTION_TYPES).join(', ')} (default invoke)
+  --type TYPE           ${TRANSACTION_TYPE_NAMES.join(', ')} (default invoke)
   --txid ID             the transaction id (default a random UUID)
   --config FILE         a core.yaml: its peer.admin.address is used
   --admin HOST:PORT     the node's admin address (default 127.0.0.1:7050)
@@ -141,11 +143,12 @@ Options:
         throw new UsageError('tx submit needs --chaincode NAME (see fabric-peer tx submit --help)')
       }
 
-      if (values.type != null && TRANSACTION_TYPES[values.type] == null) {
-        throw new UsageError(`--type must be one of ${Object.keys(TRANSACTION_TYPES).join(', ')}, got ${JSON.stringify(values.type)}`)
+      if (values.type != null && !(TRANSACTION_TYPE_NAMES as readonly string[]).includes(values.type)) {
+        throw new UsageError(`--type must be one of ${TRANSACTION_TYPE_NAMES.join(', ')}, got ${JSON.stringify(values.type)}`)
       }
 
       const config = await loadConfig({ file: values.config, env: process.env, flags: flagValues(values, { admin: 'peer.admin.address' }) })
+      const { txSubmit } = await import('./commands.js')
       const ok = await txSubmit(config, { chaincode: values.chaincode, payload: values.payload, type: values.type, txid: values.txid }, values.json === true, print)
 
       if (!ok) {
@@ -167,6 +170,7 @@ Options:
   -h, --help     this help`,
     options: { ...CONFIG_OPTION, data: { type: 'string' }, ...HELP_OPTION },
     run: async (values, print) => {
+      const { id } = await import('./commands.js')
       await id(await loadConfig({ file: values.config, env: process.env, flags: flagValues(values, { data: 'peer.fileSystemPath' }) }), print)
     }
   }

@@ -5,13 +5,14 @@
 
 import { resolve } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { openDataDir } from '../identity.js'
 import { CliError } from './errors.js'
 import { adminRequest } from './http.js'
-import { dataDirMessage } from './node-start.js'
 import type { PeersAnswer, PeerRow, TransactionAnswer, TransactionRequest } from './admin.js'
 import type { HostPort, PeerConfig } from './config.js'
 import type { Printer } from './node-start.js'
+
+/** Fabric's transaction types, by the short names `tx submit --type` takes */
+export const TRANSACTION_TYPE_NAMES = ['deploy', 'invoke', 'query', 'terminate'] as const
 
 /** `fabric-peer network list`: the node's established peers as a table (or JSON) */
 export async function networkList (config: PeerConfig, json: boolean, print: Printer): Promise<void> {
@@ -46,14 +47,9 @@ export async function txSubmit (config: PeerConfig, request: TransactionRequest,
 
 /** `fabric-peer id`: the PeerId of a data directory, creating its key the first time */
 export async function id (config: PeerConfig, print: Printer): Promise<void> {
-  const dir = resolve(config.dataDir)
-  let data
-
-  try {
-    data = await openDataDir(dir)
-  } catch (err: any) {
-    throw new CliError(dataDirMessage(dir, err))
-  }
+  // LevelDB is loaded only by the commands that open a data directory
+  const { openDataDirOrExplain } = await import('./data-dir.js')
+  const data = await openDataDirOrExplain(resolve(config.dataDir))
 
   try {
     print.out(peerIdFromPrivateKey(data.privateKey).toString())

@@ -241,8 +241,17 @@ export async function loadConfig (input: ConfigInput = {}): Promise<PeerConfig> 
   }
 
   if (input.file != null) {
-    for (const [key, value] of flatten(await readYaml(input.file), input.file)) {
-      values.set(key, { value, source: { kind: 'file', file: input.file } })
+    try {
+      for (const [key, value] of flatten(await readYaml(input.file), input.file)) {
+        values.set(key, { value, source: { kind: 'file', file: input.file } })
+      }
+    } catch (err) {
+      if (!(err instanceof ConfigError)) {
+        throw err
+      }
+
+      // reported with whatever env and flags get wrong too
+      issues.push(...err.issues)
     }
   }
 

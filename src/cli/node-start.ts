@@ -12,10 +12,10 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { Registry } from 'prom-client'
-import { openDataDir } from '../identity.js'
 import { DatastoreLedger, fabricConnectionGater, fabricPeer, noopsEngine, PeerEndpoint } from '../index.js'
 import { adminRoutes } from './admin.js'
 import { STOP_TIMEOUT } from './constants.js'
+import { openDataDirOrExplain } from './data-dir.js'
 import { CliError } from './errors.js'
 import { serveJson, serveText } from './http.js'
 import type { PeerConfig } from './config.js'
@@ -35,7 +35,7 @@ export interface Printer {
  */
 export async function nodeStart (config: PeerConfig, print: Printer): Promise<void> {
   const dataDir = resolve(config.dataDir)
-  const data = await openData(dataDir)
+  const data = await openDataDirOrExplain(dataDir)
   const started: Array<{ close(): Promise<void> }> = []
   let node: Libp2p<{ fabric: FabricPeer }> | undefined
 
@@ -117,22 +117,6 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
     await data.datastore.close().catch(() => {})
     throw err
   }
-}
-
-async function openData (dir: string): Promise<DataDir> {
-  try {
-    return await openDataDir(dir)
-  } catch (err: any) {
-    throw new CliError(dataDirMessage(dir, err))
-  }
-}
-
-/** A locked LevelDB is the common case: another node runs on the same directory */
-export function dataDirMessage (dir: string, err: any): string {
-  const text = `${err.message} ${err.cause?.message ?? ''} ${err.cause?.code ?? ''}`
-  return /lock/i.test(text)
-    ? `data directory ${dir} is in use by another process (a running node?): each node needs its own --data`
-    : `cannot open data directory ${dir}: ${err.cause?.message ?? err.message}`
 }
 
 /**
