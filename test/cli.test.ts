@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { CliNode, runCli } from './helpers/cli.js'
+
+describe('fabric-peer CLI: two nodes, one from core.yaml and one from CORE_* env', () => {
+  let dir: string
+  let vp0: CliNode | undefined
+  let nvp0: CliNode | undefined
+  let a: Awaited<ReturnType<CliNode['ready']>>
+  let b: Awaited<ReturnType<CliNode['ready']>>
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fabric-cli-'))
+    const coreYaml = join(dir, 'core.yaml')
+    await writeFile(coreYaml, `# vp0: a validator, configured the Fabric way
+peer:
+  fileSystemPath: ${join(dir, 'vp0')}
+  listenAddress: /ip4/127.0.0.1/tcp/0
+  admin:
+    address: 127.0.0.1:0
+  validator:
+    enabled: true
+  discovery:
+    period: 1s
+    touchPeriod: 1s
+security:
+  enabled: false
+`)
+    vp0 = new CliNode(['--config', coreYaml])
+    a = await vp0.ready()
+
+    // the non-validator has no file: everything from the environment, as in a container
+    nvp0 = new CliNode([], {
+      CORE_PEER_FILESYSTEMPATH: join(dir, 'nvp0'),
+      CORE_PEER_LISTENADDRESS: '/ip4/127.0.0.1/tcp/0',
+      CORE_PEER_ADMIN_ADDRESS: '127.0.0.1:0',
+      CORE_PEER_VALIDATOR_ENABLED: 'false',
+      CORE_PEER_DISCOVERY_ROOTNODE: a.address,
+      CORE_PEER_DISCOVERY_PERIOD: '1s',
+      CORE_PEER_DISCOVERY_TOUCHPERIOD: '1s'
+    })
+    b = await nvp0.ready()
+    await nvp0.waitFor(new RegExp(`^\\+ chat with ${a.peerId} \\(validator, outbound\\)`, 'm'))
+    await vp0.waitFor(new RegExp(`^\\+ chat with ${b.peerId} \\(non-validator, inbound\\)`, 'm'))
+  })
+
+  after(async () => {
+    await Promise.all([vp0?.stop('SIGKILL'), nvp0?.stop('SIGKILL')])
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('node start prints its PeerId, a dialable address and the bound admin port', () => {
+    assert.match(a.peerId, /^12D3KooW/)
+    assert.equal(a.address, `${a.address.split('/p2p/')[0]}/p2p/${a.peerId}`)
+    assert.match(a.address, /^\/ip4\/127\.0\.0\.1\/tcp\/[1-9]\d*\/p2p\//)
+    assert.match(a.admin, /^127\.0\.0\.1:[1-9]\d*$/)
+    assert.match(vp0?.stdout ?? '', /^fabric-peer node start: validator \(noops engine\)$/m)
+    assert.match(nvp0?.stdout ?? '', /^fabric-peer node start: non-validator$/m)
+    assert.match(nvp0?.stdout ?? '', new RegExp(`^root nodes: ${a.address}$`, 'm'))
+  })
+
+  it('network list shows each node the other, with its role and address', async () => {
+    // the second asks by the address from the environment
+    const [atA, atB] = await Promise.all([
+      runCli(['network', 'list', '--admin', a.admin]),
+      runCli(['network', 'list', '--json'], { CORE_PEER_ADMIN_ADDRESS: b.admin })
+    ])
+    assert.equal(atA.code, 0, atA.stderr)
+    assert.match(atA.stdout, new RegExp(`^${a.peerId} \\(validator\\): 1 peer, \\d+ nodes? in discovery$`, 'm'))
+    assert.match(atA.stdout, /^PeerId +Role +Address$/m)
+    assert.match(atA.stdout, new RegExp(`^${b.peerId}  non-validator  ${b.address}$`, 'm'))
+
+    assert.equal(atB.code, 0, atB.stderr)
+    const answer = JSON.parse(atB.stdout)
+    assert.equal(answer.self.id, b.peerId)
+    assert.deepEqual(answer.peers, [{ id: a.peerId, address: a.address, type: 'VALIDATOR' }])
+  })
+
+  it('tx submit at the non-validator is forwarded to the validator and ordered', async () => {
+    const res = await runCli(['tx', 'submit', '--admin', b.admin, '--chaincode', 'mycc', '--payload', 'move 10 from a to b', '--txid', 'cli-tx-1'])
+
+    assert.equal(res.code, 0, res.stderr)
+    assert.equal(res.stdout, 'transaction cli-tx-1: SUCCESS - transaction cli-tx-1 is block 0\n')
+
+    const again = await runCli(['tx', 'submit', '--admin', a.admin, '-n', 'mycc', '--txid', 'cli-tx-2', '--json'])
+    assert.equal(again.code, 0, again.stderr)
+    assert.deepEqual(JSON.parse(again.stdout), { txid: 'cli-tx-2', status: 'SUCCESS', message: 'transaction cli-tx-2 is block 1' })
+  })
+
+  it('id refuses a data directory a node is running on, and network list names a dead admin address', async () => {
+    const [busy, nobody] = await Promise.all([
+      runCli(['id', '--data', join(dir, 'vp0')]),
+      runCli(['network', 'list', '--admin', '127.0.0.1:1'])
+    ])
+    assert.equal(busy.code, 1)
+    assert.match(busy.stderr, /^fabric-peer: data directory .*vp0 is in use by another process/)
+    assert.equal(nobody.code, 1)
+    assert.match(nobody.stderr, /^fabric-peer: no fabric-peer node answers at 127\.0\.0\.1:1/)
+  })
+
+  it('SIGTERM stops a node cleanly (exit 0), its chat closes on the peer, and its identity stays in the data directory', async () => {
+    const code = await vp0?.stop('SIGTERM')
+
+    assert.equal(code, 0, vp0?.stderr)
+    assert.match(vp0?.stdout ?? '', /^SIGTERM: stopping - closing 1 chat and saving the discovery list$/m)
+    assert.match(vp0?.stdout ?? '', /^stopped cleanly \(1 node in the saved discovery list\)$/m)
+    await nvp0?.waitFor(new RegExp(`^- chat with ${a.peerId} closed: disconnected by peer: peer is stopping`, 'm'))
+
+    const id = await runCli(['id', '--data', join(dir, 'vp0')])
+    assert.equal(id.code, 0, id.stderr)
+    assert.equal(id.stdout, `${a.peerId}\n`)
+  })
+})

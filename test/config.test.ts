@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { envName, loadConfig, parseDuration } from '../src/cli/config.js'
+import { ConfigError } from '../src/cli/errors.js'
+import { runCli } from './helpers/cli.js'
+import type { ConfigValue } from '../src/cli/config.js'
+
+const ROOT_NODE = '/ip4/127.0.0.1/tcp/7051/p2p/12D3KooWKBrrXjvnzHUmwQMCz6EuYjpegj8zYPJPSawk3taMmZ4k'
+let dir: string
+
+before(async () => { dir = await mkdtemp(join(tmpdir(), 'fabric-config-')) })
+after(async () => { await rm(dir, { recursive: true, force: true }) })
+
+async function yamlFile (name: string, text: string): Promise<string> {
+  const file = join(dir, name)
+  await writeFile(file, text)
+  return file
+}
+
+function flag (flagName: string, value: unknown): ConfigValue {
+  return { value, source: { kind: 'flag', flag: flagName } }
+}
+
+/** The ConfigError loadConfig throws, or a failure if it does not */
+async function configError (input: Parameters<typeof loadConfig>[0]): Promise<ConfigError> {
+  try {
+    await loadConfig(input)
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`)
+    return err
+  }
+
+  assert.fail('the configuration was accepted')
+}
+
+describe('configuration: core.yaml < CORE_* env < flags', () => {
+  it('defaults are Fabric v0.6 core.yaml\'s', async () => {
+    const config = await loadConfig()
+
+    assert.equal(config.discoveryPeriod, 5_000)
+    assert.equal(config.persist, true)
+    assert.equal(config.touchPeriod, 6_000)
+    assert.equal(config.touchMaxNodes, 100)
+    assert.equal(config.validator, true)
+    assert.equal(config.security.enabled, false)
+    assert.equal(config.sendQueueSize, 1000)
+    assert.deepEqual(config.rootNodes, [])
+    assert.deepEqual(config.admin, { host: '127.0.0.1', port: 7050 })
+    assert.equal(config.metrics, undefined)
+  })
+
+  it('reads Fabric\'s keys from YAML, converting durations to ms', async () => {
+    const file = await yamlFile('full.yaml', `
+peer:
+  fileSystemPath: /var/fabric/vp0
+  listenAddress: /ip4/127.0.0.1/tcp/0
+  validator:
+    enabled: false
+  discovery:
+    rootnode: ${ROOT_NODE}
+    period: 1m30s
+    persist: false
+    touchPeriod: 0
+    touchMaxNodes: -1
+security:
+  enabled: true
+  maxMessageAge: 500ms
+`)
+    const config = await loadConfig({ file })
+
+    assert.equal(config.dataDir, '/var/fabric/vp0')
+    assert.deepEqual(config.listen, ['/ip4/127.0.0.1/tcp/0'])
+    assert.equal(config.validator, false)
+    assert.deepEqual(config.rootNodes, [ROOT_NODE])
+    assert.equal(config.discoveryPeriod, 90_000)
+    assert.equal(config.persist, false)
+    assert.equal(config.touchPeriod, 0)
+    assert.equal(config.touchMaxNodes, -1)
+    assert.equal(config.security.enabled, true)
+    assert.equal(config.security.maxMessageAge, 500)
+  })
+
+  it('env overrides the file and flags override env', async () => {
+    const file = await yamlFile('layers.yaml', 'peer:\n  fileSystemPath: from-file\n  discovery:\n    period: 1s\n')
+    const env = { CORE_PEER_FILESYSTEMPATH: 'from-env', CORE_PEER_DISCOVERY_PERIOD: '2500', PATH: '/bin' }
+
+    assert.equal((await loadConfig({ file })).dataDir, 'from-file')
+    assert.equal((await loadConfig({ file, env })).dataDir, 'from-env')
+    assert.equal((await loadConfig({ file, env })).discoveryPeriod, 2_500)
+    assert.equal((await loadConfig({ file, env, flags: { 'peer.fileSystemPath': flag('--data', 'from-flag') } })).dataDir, 'from-flag')
+  })
+
+  it('env names follow viper: CORE_ + the key upper-cased with _', async () => {
+    assert.equal(envName('peer.discovery.rootnode'), 'CORE_PEER_DISCOVERY_ROOTNODE')
+    assert.equal(envName('peer.discovery.touchMaxNodes'), 'CORE_PEER_DISCOVERY_TOUCHMAXNODES')
+    assert.equal(envName('security.enabled'), 'CORE_SECURITY_ENABLED')
+
+    const config = await loadConfig({ env: { CORE_PEER_VALIDATOR_ENABLED: 'false', CORE_SECURITY_ENABLED: 'true', CORE_PEER_DISCOVERY_ROOTNODE: `${ROOT_NODE}, ${ROOT_NODE}` } })
+    assert.equal(config.validator, false)
+    assert.equal(config.security.enabled, true)
+    assert.deepEqual(config.rootNodes, [ROOT_NODE, ROOT_NODE])
+  })
+
+  it('parses Go-style durations and bare milliseconds', () => {
+    assert.equal(parseDuration('5s'), 5_000)
+    assert.equal(parseDuration('500ms'), 500)
+    assert.equal(parseDuration('1h2m3s'), 3_723_000)
+    assert.equal(parseDuration('1.5s'), 1_500)
+    assert.equal(parseDuration('250'), 250)
+    assert.equal(parseDuration('5 sec'), undefined)
+    assert.equal(parseDuration('-1s'), undefined)
+  })
+
+  describe('bad values name the key and where they came from', () => {
+    const cases: Array<{ what: string, file: string, env: Record<string, string>, flags?: Record<string, ConfigValue>, expect: { file: RegExp, env: RegExp, flag?: RegExp } }> = [
+      {
+        what: 'an unknown key',
+        file: 'peer:\n  discovery:\n    touchperiod: 6s\n',
+        env: { CORE_PEER_DISCOVERY_ROOTNODES: ROOT_NODE },
+        expect: { file: /peer\.discovery\.touchperiod \(from file .*\): unknown key \(did you mean peer\.discovery\.touchPeriod\?\)/, env: /env CORE_PEER_DISCOVERY_ROOTNODES: unknown setting/ }
+      },
+      {
+        what: 'a wrong type',
+        file: 'peer:\n  validator:\n    enabled: maybe\n',
+        env: { CORE_PEER_DISCOVERY_TOUCHMAXNODES: 'lots' },
+        flags: { 'peer.admin.address': flag('--admin', 'localhost') },
+        expect: {
+          file: /peer\.validator\.enabled \(from file .*\): expected true or false, got "maybe"/,
+          env: /peer\.discovery\.touchMaxNodes \(from env CORE_PEER_DISCOVERY_TOUCHMAXNODES\): expected a whole number, got "lots"/,
+          flag: /peer\.admin\.address \(from flag --admin\): "localhost" is not host:port/
+        }
+      },
+      {
+        what: 'a bad multiaddr',
+        file: 'peer:\n  listenAddress: /ip4/127.0.0.1/tcp/notaport\n',
+        env: { CORE_PEER_DISCOVERY_ROOTNODE: '/ip4/127.0.0.1/tcp/7051' },
+        flags: { 'peer.listenAddress': flag('--listen', '/ip4/999.0.0.1/tcp/0') },
+        expect: {
+          file: /peer\.listenAddress \(from file .*\): item 1: "\/ip4\/127\.0\.0\.1\/tcp\/notaport" is not a multiaddr/,
+          env: /peer\.discovery\.rootnode \(from env CORE_PEER_DISCOVERY_ROOTNODE\): item 1: .* does not end in \/p2p\/<PeerId>/,
+          flag: /peer\.listenAddress \(from flag --listen\): item 1: "\/ip4\/999\.0\.0\.1\/tcp\/0" is not a multiaddr/
+        }
+      }
+    ]
+
+    for (const c of cases) {
+      it(`${c.what} from the file, env${c.flags == null ? '' : ' and a flag'}`, async () => {
+        const file = await yamlFile(`bad-${c.what.replaceAll(' ', '-')}.yaml`, c.file)
+
+        assert.match((await configError({ file })).message, c.expect.file)
+        assert.match((await configError({ env: c.env })).message, c.expect.env)
+
+        if (c.flags != null) {
+          assert.match((await configError({ flags: c.flags })).message, c.expect.flag as RegExp)
+        }
+      })
+    }
+
+    it('every problem at once, each with its own source', async () => {
+      const file = await yamlFile('several.yaml', 'peer:\n  discovery:\n    period: fast\n')
+      const err = await configError({ file, env: { CORE_PEER_DISCOVERY_PERSIST: 'perhaps' }, flags: { 'peer.metrics.address': flag('--metrics', '127.0.0.1:99999') } })
+
+      assert.deepEqual(err.issues.map(i => [i.key, i.source.kind]).sort(), [
+        ['peer.discovery.period', 'file'],
+        ['peer.discovery.persist', 'env'],
+        ['peer.metrics.address', 'flag']
+      ])
+    })
+
+    it('the admin API binds to loopback only, and a non-mapping section is named', async () => {
+      assert.match((await configError({ env: { CORE_PEER_ADMIN_ADDRESS: '0.0.0.0:7050' } })).message, /peer\.admin\.address \(from env CORE_PEER_ADMIN_ADDRESS\): "0\.0\.0\.0:7050" is not a loopback address/)
+      const file = await yamlFile('section.yaml', 'peer:\n  discovery: 5s\n')
+      assert.match((await configError({ file })).message, /peer\.discovery \(from file .*\): must be a mapping/)
+    })
+
+    it('security lists need security.enabled, and an unreadable or broken file is reported', async () => {
+      assert.match((await configError({ env: { CORE_SECURITY_ALLOWEDPEERS: '12D3KooWKBrrXjvnzHUmwQMCz6EuYjpegj8zYPJPSawk3taMmZ4k' } })).message, /security\.allowedPeers \(from env CORE_SECURITY_ALLOWEDPEERS\): only applies with security\.enabled: true/)
+      assert.match((await configError({ file: join(dir, 'missing.yaml') })).message, /file .*missing\.yaml: cannot read it: no such file/)
+      assert.match((await configError({ file: await yamlFile('broken.yaml', 'peer: [1, 2\n') })).message, /file .*broken\.yaml: not valid YAML/)
+    })
+  })
+})
+
+describe('the CLI with a bad configuration', () => {
+  const noStack = (stderr: string): void => { assert.doesNotMatch(stderr, /^\s+at /m, `a stack trace in:\n${stderr}`) }
+
+  it('exits 1 with the key and source of each problem (file, env, flag) and no stack trace', async () => {
+    const file = await yamlFile('cli-bad.yaml', 'peer:\n  discovery:\n    period: fast\n  colour: blue\n')
+    const res = await runCli(['node', 'start', '--config', file, '--listen', '/ip4/127.0.0.1/tcp/x', '--data', join(dir, 'never')], { CORE_PEER_VALIDATOR_ENABLED: 'maybe' })
+
+    assert.equal(res.code, 1)
+    assert.match(res.stderr, /^fabric-peer: invalid configuration:/)
+    assert.match(res.stderr, /peer\.discovery\.period \(from file .*cli-bad\.yaml\): "fast" is not a duration/)
+    assert.match(res.stderr, /peer\.colour \(from file .*cli-bad\.yaml\): unknown key/)
+    assert.match(res.stderr, /peer\.validator\.enabled \(from env CORE_PEER_VALIDATOR_ENABLED\): expected true or false, got "maybe"/)
+    assert.match(res.stderr, /peer\.listenAddress \(from flag --listen\): item 1: "\/ip4\/127\.0\.0\.1\/tcp\/x" is not a multiaddr/)
+    assert.equal(res.stdout, '')
+    noStack(res.stderr)
+  })
+
+  it('exits 1 on an unknown flag, an unknown env setting and a missing file', async () => {
+    const flagRes = await runCli(['node', 'start', '--colour', 'blue'])
+    assert.equal(flagRes.code, 1)
+    assert.match(flagRes.stderr, /^fabric-peer: Unknown option '--colour' \(see fabric-peer node start --help\)/)
+    noStack(flagRes.stderr)
+
+    const envRes = await runCli(['id', '--config', join(dir, 'nowhere.yaml')], { CORE_PEER_COLOUR: 'blue' })
+    assert.equal(envRes.code, 1)
+    assert.match(envRes.stderr, /file .*nowhere\.yaml: cannot read it: no such file/)
+    assert.match(envRes.stderr, /env CORE_PEER_COLOUR: unknown setting/)
+    noStack(envRes.stderr)
+  })
+})
