@@ -1,4 +1,6 @@
 /**
+ * @packageDocumentation
+ *
  * A node's data directory: an embedded LevelDB datastore holding its private
  * key (so a restarted node keeps its PeerId, which other peers' discovery lists
  * name) and everything else libp2p and this service persist.

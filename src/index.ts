@@ -281,6 +281,17 @@ export interface FabricPeerComponents {
   connectionManager: ConnectionManager
   addressManager: AddressManager
   logger: ComponentLogger
+  /**
+   * libp2p's metrics component, when the node has one (e.g.
+   * `@libp2p/prometheus-metrics`). The service then registers, all prefixed
+   * `libp2p_fabric_`: `chats{role}` and `established_chats`, `discovery_nodes`,
+   * `messages_received_total{type}` and `messages_sent_total{type}`,
+   * `send_queue_full_total`, `send_queue_overflows_total`, `throttled_total`,
+   * `rejected_peers_total{reason}`, `touch_dials_total` and
+   * `touch_dial_failures_total`. Gauges and message counts are computed when
+   * metrics are scraped, so the chat hot path makes no metric call. Without
+   * it nothing is registered.
+   */
   metrics?: Metrics
 }
 
@@ -421,7 +432,7 @@ export function fabricPeer (init: FabricPeerInit = {}): (components: FabricPeerC
 export { ChatStream } from './chat/chat-stream.js'
 export type { ChatSender, ChatStreamInit } from './chat/chat-stream.js'
 export { Discovery } from './discovery/discovery.js'
-export type { DiscoveryNode, NodeRef } from './discovery/discovery.js'
+export type { DiscoveryComponents, DiscoveryInit, DiscoveryNode, NodeRef } from './discovery/discovery.js'
 export type { TouchTick } from './touch/touch-loop.js'
 export { BlockOutOfOrderError, blockHash, DatastoreLedger, MemoryLedger } from './ledger.js'
 export { fabricConnectionGater, Membership } from './security/membership.js'

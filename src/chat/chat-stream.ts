@@ -23,7 +23,12 @@ export interface ChatStreamInit {
   receiveQueueBytes?: number
   /** Applied to every message `send` is given (signing, when security is on) */
   signer?(msg: Message): Message
-  /** Where messages in and out are counted by type (only when the node has metrics) */
+  /**
+   * Where messages in and out are counted by type; the service passes one
+   * when the node has a metrics component.
+   *
+   * @internal
+   */
   counters?: MessageCounters
 }
 
