@@ -101,7 +101,7 @@ security:
     assert.match(nobody.stderr, /^fabric-peer: no fabric-peer node answers at 127\.0\.0\.1:1/)
   })
 
-  it('SIGTERM stops a node cleanly (exit 0), its chat closes on the peer, and its identity stays in the data directory', async () => {
+  it('SIGTERM stops a node cleanly (exit 0), its chat closes on the peer, its identity stays in the data directory, and a FAILURE exits 1', async () => {
     const code = await vp0?.stop('SIGTERM')
 
     assert.equal(code, 0, vp0?.stderr)
@@ -109,8 +109,14 @@ security:
     assert.match(vp0?.stdout ?? '', /^stopped cleanly \(1 node in the saved discovery list\)$/m)
     await nvp0?.waitFor(new RegExp(`^- chat with ${a.peerId} closed: disconnected by peer: peer is stopping`, 'm'))
 
-    const id = await runCli(['id', '--data', join(dir, 'vp0')])
+    const [id, orphan] = await Promise.all([
+      runCli(['id', '--data', join(dir, 'vp0')]),
+      // the non-validator has no validator left to forward to
+      runCli(['tx', 'submit', '--admin', b.admin, '--chaincode', 'mycc', '--txid', 'cli-tx-3'])
+    ])
     assert.equal(id.code, 0, id.stderr)
     assert.equal(id.stdout, `${a.peerId}\n`)
+    assert.equal(orphan.code, 1)
+    assert.equal(orphan.stdout, 'transaction cli-tx-3: FAILURE - no validator is connected to forward the transaction to\n')
   })
 })

@@ -83,6 +83,15 @@ security:
     assert.equal(config.security.maxMessageAge, 500)
   })
 
+  it('examples/core.yaml is valid and spells out the defaults', async () => {
+    const config = await loadConfig({ file: 'examples/core.yaml' })
+
+    assert.equal(config.dataDir, './data/vp0')
+    assert.deepEqual(config.listen, ['/ip4/127.0.0.1/tcp/7051'])
+    assert.deepEqual(config.rootNodes, [])
+    assert.deepEqual({ ...config, dataDir: undefined, listen: undefined }, { ...await loadConfig(), dataDir: undefined, listen: undefined })
+  })
+
   it('env overrides the file and flags override env', async () => {
     const file = await yamlFile('layers.yaml', 'peer:\n  fileSystemPath: from-file\n  discovery:\n    period: 1s\n')
     const env = { CORE_PEER_FILESYSTEMPATH: 'from-env', CORE_PEER_DISCOVERY_PERIOD: '2500', PATH: '/bin' }
