@@ -90,11 +90,20 @@ security:
     assert.deepEqual(JSON.parse(again.stdout), { txid: 'cli-tx-2', status: 'SUCCESS', message: 'transaction cli-tx-2 is block 1' })
   })
 
-  it('id refuses a data directory a node is running on, and network list names a dead admin address', async () => {
-    const [busy, nobody] = await Promise.all([
+  it('busy data directories and ports, and a dead admin address, are one clear line and exit 1', async () => {
+    const port = a.address.split('/')[4]
+    const [busy, nobody, listenInUse, adminInUse] = await Promise.all([
       runCli(['id', '--data', join(dir, 'vp0')]),
-      runCli(['network', 'list', '--admin', '127.0.0.1:1'])
+      runCli(['network', 'list', '--admin', '127.0.0.1:1']),
+      runCli(['node', 'start', '--data', join(dir, 'x1'), '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--admin', '127.0.0.1:0']),
+      runCli(['node', 'start', '--data', join(dir, 'x2'), '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', a.admin])
     ])
+    assert.equal(listenInUse.code, 1)
+    assert.equal(listenInUse.stderr, `fabric-peer: cannot start the node: cannot listen on /ip4/127.0.0.1/tcp/${port}: EADDRINUSE (address in use: another node? choose another --listen / peer.listenAddress port, or 0 for any free port)\n`)
+    assert.equal(adminInUse.code, 1)
+    assert.equal(adminInUse.stderr, `fabric-peer: admin API address ${a.admin} is in use (another node?): choose another one, or port 0 for any free port\n`)
+    assert.equal(adminInUse.stdout, '')
+
     assert.equal(busy.code, 1)
     assert.match(busy.stderr, /^fabric-peer: data directory .*vp0 is in use by another process/)
     assert.equal(nobody.code, 1)

@@ -263,6 +263,19 @@ const print: Printer = {
   err: (line) => { process.stderr.write(`${line}\n`) }
 }
 
+// a running node must not die with a stack trace: one line, exit 1 (the stack with DEBUG set)
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (err: any) => {
+    print.err(`fabric-peer: unexpected error: ${err?.message ?? String(err)}`)
+
+    if (process.env.DEBUG != null) {
+      print.err(err?.stack ?? '')
+    }
+
+    process.exit(1)
+  })
+}
+
 const keepRunning = (): boolean => process.listenerCount('SIGINT') > 0
 
 main(process.argv.slice(2), print).then(() => {

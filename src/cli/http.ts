@@ -128,6 +128,12 @@ async function listen (at: HostPort, what: string, server: Server): Promise<Http
       : `cannot serve the ${what} at ${at.host}:${at.port}: ${err.code ?? err.message}`)
   }
 
+  // after listening, a server error (e.g. out of file descriptors on accept)
+  // is reported, never an uncaught 'error' event that kills the node
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    process.stderr.write(`fabric-peer: ${what} at ${at.host}:${at.port}: ${err.code ?? err.message}\n`)
+  })
+
   const bound = server.address() as AddressInfo
   const address = { host: at.host, port: bound.port }
 

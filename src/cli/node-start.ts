@@ -71,19 +71,30 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
         })
       }
     }).catch((err: Error) => {
-      throw new CliError(`cannot start the node: ${err.message}`)
+      throw new CliError(`cannot start the node: ${startFailure(err)}`)
     })
 
     const fabric = node.services.fabric
+    // chats may open while the servers start: their lines wait for the header
+    const early: string[] = []
+    let headerPrinted = false
+    const event = (line: string): void => { headerPrinted ? print.out(line) : early.push(line) }
     fabric.addEventListener('peer:established', (evt) => {
-      print.out(`+ chat with ${evt.detail.peerId} (${role(evt.detail.endpoint.type)}, ${evt.detail.initiated ? 'outbound' : 'inbound'})`)
+      event(`+ chat with ${evt.detail.peerId} (${role(evt.detail.endpoint.type)}, ${evt.detail.initiated ? 'outbound' : 'inbound'})`)
     })
     fabric.addEventListener('peer:closed', (evt) => {
-      print.out(`- chat with ${evt.detail.peerId} closed: ${evt.detail.reason}`)
+      event(`- chat with ${evt.detail.peerId} closed: ${evt.detail.reason}`)
     })
     fabric.addEventListener('peer:rejected', (evt) => {
-      print.out(`! rejected ${evt.detail.peerId}: ${evt.detail.reason}`)
+      event(`! rejected ${evt.detail.peerId}: ${evt.detail.reason}`)
     })
+
+    const admin = config.admin == null ? undefined : await serveJson(config.admin, adminRoutes(fabric), 'admin API')
+    started.push(...(admin == null ? [] : [admin]))
+    const metrics = config.metrics == null || registry == null
+      ? undefined
+      : await serveText(config.metrics, '/metrics', 'metrics', async () => ({ contentType: registry.contentType, text: await registry.metrics() }))
+    started.push(...(metrics == null ? [] : [metrics]))
 
     print.out(`fabric-peer node start: ${config.validator ? 'validator (noops engine)' : 'non-validator'}${config.security.enabled ? ', security enabled' : ''}`)
     print.out(`PeerId:     ${node.peerId}`)
@@ -94,22 +105,15 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
     }
 
     print.out(`root nodes: ${config.rootNodes.length === 0 ? '(none)' : config.rootNodes.join(', ')}`)
+    print.out(`admin:      ${admin == null ? 'off' : `${admin.url} (network list, tx submit)`}`)
 
-    if (config.admin != null) {
-      const admin = await serveJson(config.admin, adminRoutes(fabric), 'admin API')
-      started.push(admin)
-      print.out(`admin:      ${admin.url} (network list, tx submit)`)
-    } else {
-      print.out('admin:      off')
-    }
-
-    if (config.metrics != null && registry != null) {
-      const metrics = await serveText(config.metrics, '/metrics', 'metrics', async () => ({ contentType: registry.contentType, text: await registry.metrics() }))
-      started.push(metrics)
+    if (metrics != null) {
       print.out(`metrics:    ${metrics.url}/metrics`)
     }
 
     print.out('ready (Ctrl-C to stop)')
+    headerPrinted = true
+    early.forEach(line => { print.out(line) })
     stopOnSignals(node, data, started, config.persist, print)
   } catch (err) {
     await Promise.allSettled(started.map(async s => s.close()))
@@ -156,6 +160,22 @@ function stopOnSignals (node: Libp2p<{ fabric: FabricPeer }>, data: DataDir, ser
 
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
+}
+
+/**
+ * libp2p's listen error lists each address with its error's stack: keep the
+ * addresses and reasons, and say what to change
+ */
+function startFailure (err: Error): string {
+  const lines = err.message.split('\n').filter(line => line.trim() !== '' && !/^\s+at /.test(line))
+  const failed = lines.filter(line => /^\s*\//.test(line)).map(line => line.trim().replace(/: Error: listen (\w+):.*$/, ': $1'))
+
+  if (failed.length === 0) {
+    return lines.join(' ')
+  }
+
+  const inUse = failed.some(line => line.endsWith('EADDRINUSE'))
+  return `cannot listen on ${failed.join(', ')}${inUse ? ' (address in use: another node? choose another --listen / peer.listenAddress port, or 0 for any free port)' : ''}`
 }
 
 function role (type: PeerEndpoint.Type): string {
