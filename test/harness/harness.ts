@@ -53,6 +53,8 @@ export interface HarnessInit {
   statusInterval?: number
   /** Progress lines on long work: true prints to stdout, or give a function */
   progress?: boolean | ((line: string) => void)
+  /** Extra Node flags for worker processes, e.g. ['--cpu-prof', '--cpu-prof-dir=prof'] */
+  nodeOptions?: string[]
   /** Applied under every spec */
   defaults?: Partial<NodeSpec>
   /**
@@ -235,8 +237,8 @@ export class Harness {
     const wrap = this.init.wrap?.(specs)
     const args = [this.workerScript!, JSON.stringify(init)]
     const child = wrap == null || wrap.length === 0
-      ? fork(args[0], args.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execPath: process.execPath })
-      : fork(args[0], args.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execPath: wrap[0], execArgv: [...wrap.slice(1), process.execPath] })
+      ? fork(args[0], args.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execPath: process.execPath, execArgv: this.init.nodeOptions ?? [] })
+      : fork(args[0], args.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execPath: wrap[0], execArgv: [...wrap.slice(1), process.execPath, ...this.init.nodeOptions ?? []] })
     const log = createWriteStream(join(this.dir, 'logs', `${names.length > 3 ? `${names[0]}-${names[names.length - 1]}` : names.join('+')}.log`), { flags: 'a' })
     log.write(`--- ${new Date().toISOString()} starting ${names.join(', ')}${wrap != null ? ` via ${wrap.join(' ')}` : ''}\n`)
     child.stdout?.pipe(log, { end: false })
@@ -357,6 +359,8 @@ export class Harness {
       case 'submit': return host.submit(cmd.txid, cmd.payload)
       case 'blast': return host.blast(cmd.to, cmd.count, cmd.size, cmd.raw)
       case 'broadcast': return host.broadcast(cmd.count, cmd.size)
+      case 'expect': return host.expect(cmd.total, cmd.raw, cmd.timeout)
+      case 'rtt': return host.rtt(cmd.to, cmd.count, cmd.size, cmd.raw)
       case 'dial': return host.dial(cmd.to)
       default: throw new HarnessError(`${cmd.cmd} is not run inline`)
     }
@@ -448,6 +452,18 @@ export class Harness {
 
   async broadcast (from: string, count: number, size: number, timeout = 120_000): Promise<{ ms: number }> {
     return this.request(this.node(from), { cmd: 'broadcast', node: from, count, size }, timeout)
+  }
+
+  /** Resolves when `total` messages (or raw frames) have reached `name` since it started ('count' engine / `rawBench`) */
+  async expect (name: string, total: number, raw = false, timeout = 120_000): Promise<{ received: number, bytes: number }> {
+    return this.request(this.node(name), { cmd: 'expect', node: name, total, raw, timeout }, timeout + 5_000)
+  }
+
+  /** Round trips from `from` to `to`, one at a time; ms each (both need the 'count' engine, or `rawBench` for raw) */
+  async rtt (from: string, to: string, count: number, size = 100, raw = false): Promise<number[]> {
+    const peer = this.node(to).peerId
+    if (peer == null) throw new HarnessError(`${to} has not started`)
+    return this.request(this.node(from), { cmd: 'rtt', node: from, to: peer, count, size, raw }, 120_000)
   }
 
   /** `from` opens a chat with `to` now (without waiting for the touch loop) */

@@ -22,9 +22,38 @@ import type { FabricPeer, HandlerFactory } from '../../src/index.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
+/** Frames sent here are decoded and counted; with `rawBench` */
 export const RAW_BENCH_PROTOCOL = '/fabric-harness/raw/1.0.0'
+/** Frames sent here are echoed back on the same stream; with `rawBench` */
+export const RAW_ECHO_PROTOCOL = '/fabric-harness/raw-echo/1.0.0'
 
-interface Counters { failedDials: number, received: number, receivedBytes: number, rawReceived: number, rawReceivedBytes: number }
+/**
+ * With the 'count' engine, a RESPONSE message whose payload starts with PING is
+ * answered with the same payload starting with PONG: round trips through the
+ * whole chat path (both peer handlers and engine handlers).
+ */
+const PING = 1
+const PONG = 2
+
+interface Counters {
+  failedDials: number
+  received: number
+  receivedBytes: number
+  rawReceived: number
+  rawReceivedBytes: number
+  /** Called when a received counter reaches its target */
+  waiters: Array<{ raw: boolean, target: number, resolve: () => void }>
+  pong?: () => void
+}
+
+function reached (c: Counters, raw: boolean): void {
+  const n = raw ? c.rawReceived : c.received
+  c.waiters = c.waiters.filter(w => {
+    if (w.raw !== raw || n < w.target) return true
+    w.resolve()
+    return false
+  })
+}
 
 const tick = async (): Promise<void> => new Promise(resolve => setImmediate(resolve))
 
@@ -53,9 +82,23 @@ export class NodeHost {
     const validator = spec.validator ?? true
     const engineKind = spec.engine ?? (validator ? 'noops' : 'none')
     const ledger = await new DatastoreLedger(datastore).open()
-    const counters: Counters = { failedDials: 0, received: 0, receivedBytes: 0, rawReceived: 0, rawReceivedBytes: 0 }
+    const counters: Counters = { failedDials: 0, received: 0, receivedBytes: 0, rawReceived: 0, rawReceivedBytes: 0, waiters: [] }
     const countingHandlers: HandlerFactory = (coordinator, chat) => ({
-      handleMessage: (msg) => { counters.received++; counters.receivedBytes += msg.payload.byteLength },
+      handleMessage: (msg) => {
+        if (msg.type === Message.Type.RESPONSE && msg.payload[0] === PING) {
+          const payload = msg.payload.slice()
+          payload[0] = PONG
+          chat.send({ ...msg, payload })
+          return
+        }
+        if (msg.type === Message.Type.RESPONSE && msg.payload[0] === PONG) {
+          counters.pong?.()
+          return
+        }
+        counters.received++
+        counters.receivedBytes += msg.payload.byteLength
+        if (counters.waiters.length > 0) reached(counters, false)
+      },
       sendMessage: (msg) => { chat.send(msg) },
       to: () => chat.remoteEndpoint!,
       stop: () => {}
@@ -182,19 +225,19 @@ export class NodeHost {
           if ((i & 255) === 0) await tick()
         } catch (err) {
           if (!(err instanceof SendQueueFullError)) throw err
-          await tick()
+          await fabric.onDrain(peer, { signal: AbortSignal.timeout(30_000) })
         }
       }
       return { ms: performance.now() - started }
     }
 
     const stream = await this.rawStream(peer)
-    const body = Message.encode(msg)
-    const batch = Math.max(1, Math.min(64, Math.floor((1 << 20) / framedLength(body))))
+    // every message encoded, as the chat encodes what it is given
+    const batch = Math.max(1, Math.min(64, Math.floor((1 << 20) / framedLength(Message.encode(msg)))))
     for (let sent = 0; sent < count;) {
       const n = Math.min(batch, count - sent)
-      const bodies = new Array<Uint8Array>(n).fill(body)
-      if (!stream.send(encodeFrames(bodies, 0, n, n * framedLength(body)))) {
+      const bodies = Array.from({ length: n }, () => Message.encode(msg))
+      if (!stream.send(encodeFrames(bodies, 0, n, bodies.reduce((b, body) => b + framedLength(body), 0)))) {
         await once(stream as any, 'drain', { signal: AbortSignal.timeout(30_000) })
       }
       sent += n
@@ -210,8 +253,17 @@ export class NodeHost {
     for (let i = 0; i < count; i++) {
       let waiting: PeerId[] = fabric.broadcast(msg).failed.map(f => f.peerId)
       while (waiting.length > 0) {
-        await tick()
-        waiting = waiting.filter(p => { try { fabric.unicast(msg, p); return false } catch { return true } })
+        // a full queue is backpressure: wait for room, then send those peers their copy
+        await Promise.all(waiting.map(async p => fabric.onDrain(p, { signal: AbortSignal.timeout(30_000) })))
+        waiting = waiting.filter(p => {
+          try {
+            fabric.unicast(msg, p)
+            return false
+          } catch (err) {
+            if (err instanceof SendQueueFullError) return true
+            throw err
+          }
+        })
       }
       if ((i & 63) === 63) await tick()
     }
@@ -236,9 +288,71 @@ export class NodeHost {
           const msg = Message.decode(frame)
           this.counters.rawReceived++
           this.counters.rawReceivedBytes += msg.payload.byteLength
+          if (this.counters.waiters.length > 0) reached(this.counters, true)
         }
       })
     })
+    await this.node.handle(RAW_ECHO_PROTOCOL, (stream) => {
+      const decoder = new FrameDecoder(8 * 1024 * 1024)
+      stream.addEventListener('message', (evt) => {
+        const frames = [...decoder.push(evt.data)].map(f => Message.encode(Message.decode(f)))
+        if (frames.length > 0) stream.send(encodeFrames(frames, 0, frames.length, frames.reduce((n, f) => n + framedLength(f), 0)))
+      })
+    })
+  }
+
+  /** Resolves when `total` messages (chat, or raw frames) have arrived since the node started, or rejects after `timeout` ms */
+  async expect (total: number, raw = false, timeout = 120_000): Promise<{ received: number, bytes: number }> {
+    const c = this.counters
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        c.waiters = c.waiters.filter(w => w !== waiter)
+        reject(new Error(`${this.spec.name}: ${raw ? c.rawReceived : c.received} of ${total} ${raw ? 'raw frames' : 'messages'} after ${timeout} ms`))
+      }, timeout)
+      const waiter = { raw, target: total, resolve: () => { clearTimeout(timer); resolve() } }
+      c.waiters.push(waiter)
+      reached(c, raw)
+    })
+    return { received: raw ? c.rawReceived : c.received, bytes: raw ? c.rawReceivedBytes : c.receivedBytes }
+  }
+
+  /**
+   * `count` round trips of a `size`-byte message to `to`, one at a time: over
+   * the chat (a 'count' engine at both ends) or a raw echo stream. Milliseconds each.
+   */
+  async rtt (to: string, count: number, size: number, raw = false): Promise<number[]> {
+    const peer = peerIdFromString(to)
+    const payload = new Uint8Array(size)
+    payload[0] = PING
+    const msg = createMessage(Message.Type.RESPONSE, payload)
+    const times: number[] = []
+    const deadline = AbortSignal.timeout(60_000)
+
+    if (!raw) {
+      for (let i = 0; i < count && !deadline.aborted; i++) {
+        const back = new Promise<void>(resolve => { this.counters.pong = resolve })
+        const t0 = performance.now()
+        this.node.services.fabric.unicast(msg, peer)
+        await back
+        times.push(performance.now() - t0)
+      }
+      return times
+    }
+
+    const stream = await this.node.dialProtocol(peer, RAW_ECHO_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    const decoder = new FrameDecoder(8 * 1024 * 1024)
+    let answered = (): void => {}
+    stream.addEventListener('message', (evt) => { for (const f of decoder.push(evt.data)) { Message.decode(f); answered() } })
+    for (let i = 0; i < count && !deadline.aborted; i++) {
+      const back = new Promise<void>(resolve => { answered = resolve })
+      const t0 = performance.now()
+      const body = Message.encode(msg)
+      stream.send(encodeFrames([body], 0, 1, framedLength(body)))
+      await back
+      times.push(performance.now() - t0)
+    }
+    await stream.close()
+    return times
   }
 
   async stop (): Promise<void> {

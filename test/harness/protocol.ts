@@ -108,6 +108,8 @@ export type Command =
   | { id: number, cmd: 'submit', node: string, txid: string, payload?: string }
   | { id: number, cmd: 'blast', node: string, to: string, count: number, size: number, raw?: boolean }
   | { id: number, cmd: 'broadcast', node: string, count: number, size: number }
+  | { id: number, cmd: 'expect', node: string, total: number, raw?: boolean, timeout?: number }
+  | { id: number, cmd: 'rtt', node: string, to: string, count: number, size: number, raw?: boolean }
   | { id: number, cmd: 'dial', node: string, to: string[] }
   | { id: number, cmd: 'stop', node?: string }
 

@@ -60,6 +60,8 @@ async function run (msg: Command): Promise<unknown> {
     case 'submit': return host(msg.node).submit(msg.txid, msg.payload)
     case 'blast': return host(msg.node).blast(msg.to, msg.count, msg.size, msg.raw)
     case 'broadcast': return host(msg.node).broadcast(msg.count, msg.size)
+    case 'expect': return host(msg.node).expect(msg.total, msg.raw, msg.timeout)
+    case 'rtt': return host(msg.node).rtt(msg.to, msg.count, msg.size, msg.raw)
     case 'dial': return host(msg.node).dial(msg.to)
     case 'stop':
       if (msg.node != null) {
