@@ -58,6 +58,8 @@ export async function processBenchmarks (options: { quick: boolean, log: (line: 
 
       const big = quick ? 50 : 200
       const mib = 1024 * 1024
+      await rate(20, mib, false)
+      await rate(20, mib, true)
       for (let r = 0; r < rounds; r++) {
         out.p2.chat.push(await rate(big, mib, false) * mib / 1e6)
         out.p2.raw.push(await rate(big, mib, true) * mib / 1e6)

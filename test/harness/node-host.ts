@@ -37,6 +37,8 @@ const PONG = 2
 
 interface Counters {
   failedDials: number
+  /** Failed dials by error name and message (numbers stripped), for reports */
+  dialErrors: Record<string, number>
   received: number
   receivedBytes: number
   rawReceived: number
@@ -82,7 +84,7 @@ export class NodeHost {
     const validator = spec.validator ?? true
     const engineKind = spec.engine ?? (validator ? 'noops' : 'none')
     const ledger = await new DatastoreLedger(datastore).open()
-    const counters: Counters = { failedDials: 0, received: 0, receivedBytes: 0, rawReceived: 0, rawReceivedBytes: 0, waiters: [] }
+    const counters: Counters = { failedDials: 0, dialErrors: {}, received: 0, receivedBytes: 0, rawReceived: 0, rawReceivedBytes: 0, waiters: [] }
     const countingHandlers: HandlerFactory = (coordinator, chat) => ({
       handleMessage: (msg) => {
         if (msg.type === Message.Type.RESPONSE && msg.payload[0] === PING) {
@@ -152,8 +154,10 @@ export class NodeHost {
     fabric.chatWithPeer = async (target, options) => {
       try {
         return await chatWithPeer(target, options)
-      } catch (err) {
+      } catch (err: any) {
         this.counters.failedDials++
+        const key = `${err?.name ?? 'Error'}: ${String(err?.message ?? err).replace(/\/p2p\/\w+|12D3\w+|\d+/g, '#').slice(0, 120)}`
+        this.counters.dialErrors[key] = (this.counters.dialErrors[key] ?? 0) + 1
         throw err
       }
     }
@@ -175,6 +179,7 @@ export class NodeHost {
       height: info.height,
       head: Buffer.from(info.currentBlockHash).toString('hex').slice(0, 8),
       failedDials: this.counters.failedDials,
+      dialErrors: this.counters.dialErrors,
       received: this.counters.received,
       receivedBytes: this.counters.receivedBytes,
       rawReceived: this.counters.rawReceived,
@@ -265,7 +270,7 @@ export class NodeHost {
           }
         })
       }
-      if ((i & 63) === 63) await tick()
+      if ((i & 255) === 255) await tick()
     }
     return { ms: performance.now() - started }
   }

@@ -81,6 +81,8 @@ export interface NodeStatus {
   head: string
   /** Dials by this node's chatWithPeer (touch loop and others) that failed */
   failedDials: number
+  /** Those failures by error (name: message, numbers and ids replaced by #) */
+  dialErrors: Record<string, number>
   /** Messages received by the 'count' engine, and their bytes */
   received: number
   receivedBytes: number
