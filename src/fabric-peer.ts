@@ -9,6 +9,7 @@ import { compare as uint8ArrayCompare } from 'uint8arrays/compare'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { ChatStream } from './chat/chat-stream.js'
+import { encodeMessage } from './chat/frames.js'
 import { DUPLICATE_CHAT, PeerHandler } from './chat/peer-handler.js'
 import * as c from './constants.js'
 import { Discovery, peerIdOf, rememberedType, sample } from './discovery/discovery.js'
@@ -329,7 +330,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
 
   broadcast (msg: Message, type: PeerEndpoint.Type = PeerEndpoint.Type.UNDEFINED): BroadcastResult {
     // encoded (and signed) once for every peer
-    const encoded = Message.encode(this.signer?.(msg) ?? msg)
+    const encoded = encodeMessage(this.signer?.(msg) ?? msg)
     const result: BroadcastResult = { sent: [], failed: [] }
 
     for (const handler of this.handlers.values()) {
@@ -347,6 +348,16 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     }
 
     return result
+  }
+
+  async onDrain (peer: PeerId, options: AbortOptions = {}): Promise<void> {
+    const handler = this.handlers.get(peer.toString())
+
+    if (handler == null) {
+      throw new NotEstablishedError(`No established chat with ${peer}`)
+    }
+
+    await handler.chat.onDrain(options)
   }
 
   unicast (msg: Message, peer: PeerId): void {

@@ -364,6 +364,13 @@ export interface MessageHandlerCoordinator {
   broadcast(msg: Message, type?: PeerEndpoint.Type): BroadcastResult
   /** Send to one established peer; throws `NotEstablishedError` if there is no chat with it */
   unicast(msg: Message, peer: PeerId): void
+  /**
+   * Resolves once the send queue to `peer` has drained to half its bounds (at
+   * once if it already has). After a `SendQueueFullError`, wait on this rather
+   * than retrying in a loop. Throws `NotEstablishedError` without a chat, and
+   * `ChatClosedError` if the chat closes first.
+   */
+  onDrain(peer: PeerId, options?: AbortOptions): Promise<void>
 }
 
 /** The service: `node.services.fabric` */

@@ -1,5 +1,6 @@
 import { Message, PeerEndpoint } from './pb/fabric.js'
 import type { Counter, CounterGroup, Metrics } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** The label values of `libp2p_fabric_rejected_peers_total` */
 export type RejectionReason = 'hello' | 'frame' | 'signature' | 'membership' | 'peers' | 'policy' | 'other'
@@ -35,10 +36,12 @@ export class MessageCounters {
 
   /**
    * Count an encoded `Message` queued to send. Our encoder writes field 1
-   * (type) first, as a one-byte tag and a varint, and omits it for UNDEFINED.
+   * (type) first, as a one-byte tag and a varint, and omits it for UNDEFINED;
+   * a large message is a list whose first part starts the same way.
    */
-  countSent (encoded: Uint8Array): void {
-    this.sent[encoded[0] === 0x08 ? encoded[1] & 0x7f : 0]++
+  countSent (encoded: Uint8Array | Uint8ArrayList): void {
+    const head = encoded instanceof Uint8Array ? encoded : encoded.byteLength >= 2 ? encoded.subarray(0, 2) : new Uint8Array(0)
+    this.sent[head[0] === 0x08 ? head[1] & 0x7f : 0]++
   }
 }
 

@@ -104,6 +104,48 @@ describe('ChatStream over a real yamux stream', () => {
     sender.send(numbered(0))
   })
 
+  it('onDrain waits for room after SendQueueFullError instead of a retry loop, and fails when the chat closes', async () => {
+    const sendQueueSize = 100
+    const { sender, receiver } = await pair({ sendQueueSize, receiveQueueSize: 20 })
+    await sender.onDrain() // room now: at once
+    let sent = 0
+
+    // nobody reads: fill until refused, waiting on onDrain with a short timeout that must expire
+    for (;;) {
+      try {
+        sender.send(numbered(sent, 8 * 1024))
+        sent++
+      } catch (err) {
+        assert.ok(err instanceof SendQueueFullError)
+        const drained = await sender.onDrain({ signal: AbortSignal.timeout(200) }).then(() => true, () => false)
+        if (!drained) break
+      }
+    }
+    assert.equal(sender.queued, sendQueueSize)
+
+    let resolved = false
+    const waiting = sender.onDrain({ signal: AbortSignal.timeout(10_000) }).then(() => { resolved = true; return sender.queued })
+    await new Promise(resolve => setTimeout(resolve, 50))
+    assert.equal(resolved, false, 'no room while the peer reads nothing')
+
+    const got: number[] = []
+    const reading = (async () => { for await (const msg of receiver) { got.push(numberOf(msg)); if (got.length === sent) break } })()
+    assert.ok(await waiting <= sendQueueSize / 2, 'resolved once the queue was at most half full')
+    await reading
+    assert.deepEqual(got, Array.from({ length: sent }, (_, i) => i))
+
+    // a chat that closes while someone waits: ChatClosedError, not a hang
+    const other = await pair({ sendQueueSize: 10, receiveQueueSize: 5 })
+    for (let i = 0; i < 2_000 && other.sender.queued < 10; i++) {
+      try { other.sender.send(numbered(i, 64 * 1024)) } catch {}
+      if (i % 10 === 9) await new Promise(resolve => setTimeout(resolve, 5))
+    }
+    const closed = other.sender.onDrain({ signal: AbortSignal.timeout(10_000) })
+    other.sender.abort(new Error('gone'))
+    await assert.rejects(closed, ChatClosedError)
+    await assert.rejects(other.sender.onDrain(), ChatClosedError)
+  })
+
   it('refuses a message over maxMessageSize and sends on a closed chat', async () => {
     const { sender, receiver } = await pair({ maxMessageSize: 1024 })
 

@@ -81,6 +81,20 @@ describe('metrics through libp2p\'s metrics component', () => {
     // counters carry totals across scrapes (each scrape adds only what is new)
     assert.equal(sample(await scrape(), 'libp2p_fabric_messages_received_total{type="CONSENSUS"}'), 100)
 
+    // sent by type, for a small message and for a large one (encoded as a list, uncopied)
+    const atB = new Promise<void>(resolve => {
+      let count = 0
+      b.services.fabric.addEventListener('message', (evt) => {
+        if (evt.detail.message.type === Message.Type.SYNC_BLOCKS && ++count === 2) {
+          resolve()
+        }
+      })
+    })
+    a.services.fabric.unicast(createMessage(Message.Type.SYNC_BLOCKS, Uint8Array.of(1)), b.peerId)
+    a.services.fabric.unicast(createMessage(Message.Type.SYNC_BLOCKS, new Uint8Array(256 * 1024)), b.peerId)
+    await atB
+    assert.equal(sample(await scrape(), 'libp2p_fabric_messages_sent_total{type="SYNC_BLOCKS"}'), 2)
+
     const closed = nextEvent(a.services.fabric, 'peer:closed')
     await b.stop()
     await closed

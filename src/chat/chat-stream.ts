@@ -4,7 +4,7 @@ import { raceSignal } from 'race-signal'
 import { CLOSE_TIMEOUT, MAX_BATCH_BYTES, MAX_MESSAGE_SIZE, MAX_MUXER_WINDOW, RECEIVE_QUEUE_SIZE, SEND_QUEUE_BYTES, SEND_QUEUE_SIZE } from '../constants.js'
 import { ChatClosedError, InvalidFrameError, SendQueueFullError } from '../errors.js'
 import { Message } from '../pb/fabric.js'
-import { encodeFrames, FrameDecoder, framedLength } from './frames.js'
+import { encodeFrames, encodeMessage, FrameDecoder, framedLength } from './frames.js'
 import type { MessageCounters } from '../metrics.js'
 import type { PeerEndpoint } from '../pb/fabric.js'
 import type { AbortOptions, Logger, PeerId, Stream } from '@libp2p/interface'
@@ -80,12 +80,14 @@ export class ChatStream implements AsyncIterable<Message> {
   private inboxEnded = false
   private inboxError?: Error
   private waiter?: PromiseWithResolvers<void>
-  private readonly queue: Uint8Array[] = []
+  private readonly queue: Array<Uint8Array | Uint8ArrayList> = []
   private queueHead = 0
   private flushScheduled = false
   private waitingForDrain = false
   private paused = false
   private idle?: PromiseWithResolvers<void>
+  /** Senders waiting for the queue to drain to half its bounds */
+  private roomWaiters?: PromiseWithResolvers<void>
   /** When frames last left the queue for the stream */
   private lastProgress = Date.now()
 
@@ -121,6 +123,7 @@ export class ChatStream implements AsyncIterable<Message> {
     stream.addEventListener('close', (evt) => {
       this.endInbox(evt.error)
       this.idle?.resolve()
+      this.notifyRoom()
     })
   }
 
@@ -142,6 +145,42 @@ export class ChatStream implements AsyncIterable<Message> {
     return !this.closing && this.stream.writeStatus === 'writable'
   }
 
+  /** The queue is at most half full, by frames and by bytes */
+  private get roomy (): boolean {
+    return this.queued <= this.sendQueueSize / 2 && this.queuedBytes <= this.sendQueueBytes / 2
+  }
+
+  /**
+   * Resolves once the send queue has drained to half its bounds (at once if it
+   * is there already): the way to wait after a SendQueueFullError instead of
+   * retrying in a loop.
+   *
+   * @throws {ChatClosedError} the chat closed before there was room
+   */
+  async onDrain (options: AbortOptions = {}): Promise<void> {
+    if (!this.writable) {
+      throw new ChatClosedError(`Chat with ${this.remotePeer} is ${this.closing ? 'closing' : this.stream.writeStatus}`)
+    }
+
+    if (this.roomy) {
+      return
+    }
+
+    this.roomWaiters ??= Promise.withResolvers()
+    await raceSignal(this.roomWaiters.promise, options.signal)
+
+    if (!this.writable) {
+      throw new ChatClosedError(`Chat with ${this.remotePeer} closed while waiting for its send queue`)
+    }
+  }
+
+  private notifyRoom (): void {
+    if (this.roomWaiters != null && (this.roomy || !this.writable)) {
+      this.roomWaiters.resolve()
+      this.roomWaiters = undefined
+    }
+  }
+
   /**
    * Queue a message. It is written with any others queued in the same tick.
    *
@@ -149,19 +188,22 @@ export class ChatStream implements AsyncIterable<Message> {
    * @throws {SendQueueFullError} the peer's queue is full
    */
   send (msg: Message): void {
+    // refuse before encoding: a caller retrying a full queue must not pay for an
+    // encode (a 1 MiB copy for a big message) on every attempt
+    this.checkCapacity(msg.payload.byteLength)
     this.sendEncoded(this.encode(msg))
   }
 
-  /** The bytes `send` would queue: the message, signed when security is on, encoded */
-  encode (msg: Message): Uint8Array {
-    return Message.encode(this.signer == null ? msg : this.signer(msg))
+  /** The bytes `send` would queue: the message, signed when security is on, encoded (a large payload is not copied) */
+  encode (msg: Message): Uint8Array | Uint8ArrayList {
+    return encodeMessage(this.signer == null ? msg : this.signer(msg))
   }
 
   /**
    * Queue an already encoded (and, under security, signed) `Message`: a
    * broadcast encodes once for all peers. The bytes must not be modified afterwards.
    */
-  sendEncoded (encoded: Uint8Array): void {
+  sendEncoded (encoded: Uint8Array | Uint8ArrayList): void {
     if (!this.writable) {
       throw new ChatClosedError(`Chat with ${this.remotePeer} is ${this.closing ? 'closing' : this.stream.writeStatus}`)
     }
@@ -170,13 +212,7 @@ export class ChatStream implements AsyncIterable<Message> {
       throw new InvalidMessageError(`Message of ${encoded.byteLength} bytes exceeds maxMessageSize ${this.maxMessageSize}`)
     }
 
-    if (this.queued >= this.sendQueueSize || (this.queued > 0 && this.queuedBytes + encoded.byteLength > this.sendQueueBytes)) {
-      if (this.counters != null) {
-        this.counters.queueFull++
-      }
-
-      throw new SendQueueFullError(`Send queue to ${this.remotePeer} is full (${this.queued} frames, ${this.queuedBytes} bytes)`)
-    }
+    this.checkCapacity(encoded.byteLength)
 
     if (this.queued === 0) {
       // the stall clock measures how long the oldest waiting frame has waited
@@ -190,6 +226,17 @@ export class ChatStream implements AsyncIterable<Message> {
     if (!this.flushScheduled && !this.waitingForDrain) {
       this.flushScheduled = true
       queueMicrotask(this.flush)
+    }
+  }
+
+  /** Throws SendQueueFullError unless a frame of `bytes` (at least) fits in the send queue now */
+  private checkCapacity (bytes: number): void {
+    if (this.queued >= this.sendQueueSize || (this.queued > 0 && this.queuedBytes + bytes > this.sendQueueBytes)) {
+      if (this.counters != null) {
+        this.counters.queueFull++
+      }
+
+      throw new SendQueueFullError(`Send queue to ${this.remotePeer} is full (${this.queued} frames, ${this.queuedBytes} bytes)`)
     }
   }
 
@@ -281,6 +328,7 @@ export class ChatStream implements AsyncIterable<Message> {
    */
   async close (options: AbortOptions = {}): Promise<void> {
     this.closing = true
+    this.notifyRoom()
     const signal = options.signal ?? AbortSignal.timeout(CLOSE_TIMEOUT)
 
     try {
@@ -344,7 +392,10 @@ export class ChatStream implements AsyncIterable<Message> {
 
       this.lastProgress = Date.now()
 
-      if (!this.stream.send(this.takeBatch())) {
+      const sent = this.stream.send(this.takeBatch())
+      this.notifyRoom()
+
+      if (!sent) {
         this.waitForDrain()
         return
       }
@@ -404,6 +455,7 @@ export class ChatStream implements AsyncIterable<Message> {
     this.queue.length = 0
     this.queueHead = 0
     this.queuedBytes = 0
+    this.notifyRoom()
   }
 
   /** Drop sent frames from the front once they are most of the array (amortised O(1) dequeue) */

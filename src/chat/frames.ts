@@ -1,6 +1,7 @@
 import { InvalidMessageError } from '@libp2p/interface'
 import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { Message } from '../pb/fabric.js'
 
 /**
  * Longest length prefix we read: 5 varint bytes hold 2^35, more than any
@@ -111,12 +112,40 @@ export function boundedLengthDecoder (maxFrameLength: number): (buf: Uint8ArrayL
   }
 }
 
+/** Tag of `Message.payload` (field 3, length-delimited) */
+const PAYLOAD_TAG = (3 << 3) | 2
+
+/**
+ * `Message.encode(msg)`, except that a payload over COPY_LIMIT is not copied:
+ * the result is a list of [type and timestamp, payload tag and length, the
+ * payload itself, signature], the same bytes protons writes (fields in number
+ * order, defaults omitted). The payload must not change until it is sent.
+ */
+export function encodeMessage (msg: Message): Uint8Array | Uint8ArrayList {
+  const length = msg.payload.byteLength
+
+  if (length <= COPY_LIMIT) {
+    return Message.encode(msg)
+  }
+
+  const tag = new Uint8Array(1 + varint.encodingLength(length))
+  tag[0] = PAYLOAD_TAG
+  varint.encodeUint8Array(length, tag, 1)
+  const list = new Uint8ArrayList(Message.encode({ type: msg.type, timestamp: msg.timestamp }), tag, msg.payload)
+
+  if (msg.signature.byteLength > 0) {
+    list.append(Message.encode({ signature: msg.signature }))
+  }
+
+  return list
+}
+
 /**
  * Length-prefix `bodies[start..end)` into one buffer of `bytes` bytes (the sum
  * of prefixes and bodies), so many frames go out in one write. A single large
  * body is not copied: the prefix and the body are returned as a list.
  */
-export function encodeFrames (bodies: Uint8Array[], start: number, end: number, bytes: number): Uint8Array | Uint8ArrayList {
+export function encodeFrames (bodies: Array<Uint8Array | Uint8ArrayList>, start: number, end: number, bytes: number): Uint8Array | Uint8ArrayList {
   if (end - start === 1 && bytes > COPY_LIMIT) {
     return new Uint8ArrayList(varint.encode(bodies[start].byteLength), bodies[start])
   }
@@ -128,14 +157,22 @@ export function encodeFrames (bodies: Uint8Array[], start: number, end: number, 
     const body = bodies[i]
     varint.encodeUint8Array(body.byteLength, out, offset)
     offset += varint.encodingLength(body.byteLength)
-    out.set(body, offset)
-    offset += body.byteLength
+
+    if (body instanceof Uint8Array) {
+      out.set(body, offset)
+      offset += body.byteLength
+    } else {
+      for (const chunk of body) {
+        out.set(chunk, offset)
+        offset += chunk.byteLength
+      }
+    }
   }
 
   return out
 }
 
 /** Bytes a body takes on the wire with its prefix */
-export function framedLength (body: Uint8Array): number {
+export function framedLength (body: Uint8Array | Uint8ArrayList): number {
   return varint.encodingLength(body.byteLength) + body.byteLength
 }

@@ -4,6 +4,7 @@ import { pEvent } from 'p-event'
 import { raceSignal } from 'race-signal'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { CLOSE_TIMEOUT } from '../constants.js'
 import { checkHelloEndpoint } from '../endpoint.js'
 import { ChatClosedError, InvalidFrameError, PeerRejectedError, SendQueueFullError } from '../errors.js'
@@ -288,13 +289,22 @@ export class PeerHandler implements MessageHandler {
    * slower than we write, and a disconnect for one that has stopped reading.
    */
   sendMessage (msg: Message): void {
-    this.sendEncoded(this.chat.encode(msg))
+    this.queue(msg)
   }
 
   /** As sendMessage, for bytes already encoded (a broadcast encodes once) */
-  sendEncoded (encoded: Uint8Array): void {
+  sendEncoded (encoded: Uint8Array | Uint8ArrayList): void {
+    this.queue(encoded)
+  }
+
+  private queue (msg: Message | Uint8Array | Uint8ArrayList): void {
     try {
-      this.chat.sendEncoded(encoded)
+      if (msg instanceof Uint8Array || msg instanceof Uint8ArrayList) {
+        this.chat.sendEncoded(msg)
+      } else {
+        // the chat checks for room before it encodes
+        this.chat.send(msg)
+      }
     } catch (err: any) {
       if (err instanceof SendQueueFullError && this.closing == null) {
         this.coordinator.sendQueueFull(this)

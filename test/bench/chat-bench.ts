@@ -33,7 +33,7 @@ async function chatNode (onMessage: Counter = () => {}): Promise<FabricNode> {
   })
 }
 
-/** Queue on a chat, waiting a tick whenever its queue is full */
+/** Queue on a chat, waiting for room (onDrain) whenever its queue is full */
 export async function sendAll (node: FabricNode, to: FabricNode, msg: Message, count: number): Promise<void> {
   for (let i = 0; i < count;) {
     try {
@@ -41,7 +41,7 @@ export async function sendAll (node: FabricNode, to: FabricNode, msg: Message, c
       i++
     } catch (err) {
       if (!(err instanceof SendQueueFullError)) throw err
-      await new Promise(resolve => setImmediate(resolve))
+      await node.services.fabric.onDrain(to.peerId, { signal: AbortSignal.timeout(30_000) })
     }
   }
 }
@@ -168,10 +168,10 @@ export async function broadcastRate (peers: number, count: number): Promise<numb
     for (let i = 0; i < count; i++) {
       const { failed } = source.services.fabric.broadcast(msg)
       if (failed.length > 0) {
-        // a full queue is backpressure: retry those peers after a tick
+        // a full queue is backpressure: wait for room, then retry those peers
         let waiting = failed.map(f => f.peerId)
         while (waiting.length > 0) {
-          await new Promise(resolve => setImmediate(resolve))
+          await Promise.all(waiting.map(async p => source.services.fabric.onDrain(p, { signal: AbortSignal.timeout(30_000) })))
           waiting = waiting.filter(p => { try { source.services.fabric.unicast(msg, p); return false } catch { return true } })
         }
       }

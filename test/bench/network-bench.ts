@@ -1,6 +1,7 @@
 /**
  * P5-P7: the network as a whole, with Fabric's default periods (discovery 5 s,
- * touch 6 s) unless said otherwise, all nodes in this process on 127.0.0.1.
+ * touch 6 s). P5 and P6 run their nodes as child processes through the
+ * harness (test/harness/), on 127.0.0.1; P7 measures the touch loop alone.
  * - P5: N validators given one root node, until a full mesh: time, failed dials, CPU
  * - P6: a validator restarted on its datastore with the root node down, until it is back in the mesh
  * - P7: the cost of one touch tick with 10 000 discovery entries and 1 000 established chats
@@ -9,98 +10,88 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { MemoryDatastore } from 'datastore-core'
 import { Discovery } from '../../src/discovery/discovery.js'
 import { DISCOVERY_PERIOD, PeerEndpoint, TOUCH_PERIOD } from '../../src/index.js'
 import { TouchLoop } from '../../src/touch/touch-loop.js'
-import { createNode } from '../helpers/nodes.js'
-import type { FabricNode } from '../helpers/nodes.js'
-import type { PeerId, PeerStore, PrivateKey } from '@libp2p/interface'
+import { Harness } from '../harness/index.js'
+import type { PeerId, PeerStore } from '@libp2p/interface'
 
 export interface Convergence {
   validators: number
+  /** From the moment every node was listening */
   seconds: number
+  /** From the first non-root node's start (nodes start over several seconds as processes) */
+  sinceFirstStart: number
   failedDials: number
+  dialErrors: Record<string, number>
+  /** Of all node processes, from the last start to the full mesh */
   cpuSeconds: number
   chats: number
+  processes: number
 }
 
-/** Count the dials a node's touch loop (or anyone) makes that fail */
-function countFailures (node: FabricNode, counter: { failed: number }): void {
-  const chatWithPeer = node.services.fabric.chatWithPeer.bind(node.services.fabric)
-  node.services.fabric.chatWithPeer = async (peer, options) => {
-    try {
-      return await chatWithPeer(peer, options)
-    } catch (err) {
-      counter.failed++
-      throw err
-    }
+/** CPU µs used so far by all node processes (a process hosting several nodes counted once) */
+function cpuOf (h: Harness): number {
+  const seen = new Set<unknown>()
+  let sum = 0
+  for (const n of h.up()) {
+    if (seen.has(n.worker)) continue
+    seen.add(n.worker)
+    sum += n.status?.cpuMicros ?? 0
   }
+  return sum
 }
 
-async function until (condition: () => boolean, timeout: number, progress?: () => string): Promise<number> {
-  const start = performance.now()
-  let last = start
-  while (!condition()) {
-    if (performance.now() - start > timeout) throw new Error(`not reached in ${timeout} ms: ${progress?.() ?? ''}`)
-    if (progress != null && performance.now() - last > 5_000) {
-      last = performance.now()
-      process.stdout.write(`    ... ${((last - start) / 1000).toFixed(0)} s: ${progress()}\n`)
-    }
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  return performance.now() - start
-}
-
-const meshed = (nodes: FabricNode[]): number => nodes.filter(n => n.services.fabric.getPeers().peers.length === nodes.length - 1).length
-
-/** P5: `n` validators, all but the root knowing only the root; time from the last start to a full mesh */
-export async function convergence (n: number, timeout = 120_000): Promise<Convergence> {
-  const counter = { failed: 0 }
-  const nodes: FabricNode[] = []
-
+/**
+ * P5: `n` validators as child processes (`perProcess` each), all but the root
+ * knowing only the root, with Fabric's default periods; time to a full mesh.
+ */
+export async function convergence (n: number, options: { timeout?: number, perProcess?: number, progress?: (line: string) => void } = {}): Promise<Convergence> {
+  const h = await Harness.create({ nodesPerProcess: options.perProcess ?? 1, progress: options.progress ?? false, defaults: { persistent: false, engine: 'none' } })
   try {
-    const root = await createNode()
-    nodes.push(root)
-    countFailures(root, counter)
-    const rootNodes = [root.getMultiaddrs()[0].toString()]
-    const cpu = process.cpuUsage()
-    const rest = await Promise.all(Array.from({ length: n - 1 }, async () => createNode({ fabric: { rootNodes } })))
-    rest.forEach(node => { countFailures(node, counter) })
-    nodes.push(...rest)
-
-    const ms = await until(() => meshed(nodes) === n, timeout, () => `${meshed(nodes)}/${n} nodes meshed`)
-    const used = process.cpuUsage(cpu)
-    return { validators: n, seconds: ms / 1000, failedDials: counter.failed, cpuSeconds: (used.user + used.system) / 1e6, chats: n * (n - 1) / 2 }
+    await h.start([{ name: 'root', root: true }])
+    const firstStart = Date.now()
+    await h.start(Array.from({ length: n - 1 }, (_, i) => ({ name: `vp${i + 1}` })), { timeout: 120_000 })
+    const allUp = Date.now()
+    await h.refresh()
+    const cpu0 = cpuOf(h)
+    const ms = await h.waitFor(h.fullMesh(), options.timeout ?? 120_000)
+    await h.refresh()
+    const statuses = h.statuses()
+    return {
+      validators: n,
+      seconds: ms / 1000,
+      sinceFirstStart: (allUp - firstStart + ms) / 1000,
+      failedDials: statuses.reduce((sum, s) => sum + s.failedDials, 0),
+      dialErrors: statuses.reduce<Record<string, number>>((all, s) => { for (const [k, v] of Object.entries(s.dialErrors)) all[k] = (all[k] ?? 0) + v; return all }, {}),
+      cpuSeconds: (cpuOf(h) - cpu0) / 1e6,
+      chats: n * (n - 1) / 2,
+      processes: new Set(h.all().map(x => x.worker)).size
+    }
   } finally {
-    await Promise.all(nodes.map(async node => node.stop()))
+    await h.close()
   }
 }
 
-/** P6: `n` validators meshed; one stops, then the root; it restarts on its datastore: time back to the mesh */
+/**
+ * P6: `n` validators as processes, meshed; one is killed (SIGKILL), then the
+ * root node stops; the killed one restarts on its data directory and port:
+ * seconds from its restart (listening again) back to a full mesh with every
+ * live validator.
+ */
 export async function rejoin (n: number, timeout = 60_000): Promise<number> {
-  const keys: PrivateKey[] = await Promise.all(Array.from({ length: n }, async () => generateKeyPair('Ed25519')))
-  const stores = keys.map(() => new MemoryDatastore())
-  const nodes: FabricNode[] = []
-
+  const h = await Harness.create({ defaults: { engine: 'none' } })
   try {
-    nodes.push(await createNode({ privateKey: keys[0], datastore: stores[0] }))
-    const rootNodes = [nodes[0].getMultiaddrs()[0].toString()]
-    nodes.push(...await Promise.all(keys.slice(1).map(async (privateKey, i) => createNode({ privateKey, datastore: stores[i + 1], fabric: { rootNodes } }))))
-    await until(() => meshed(nodes) === n, 120_000)
-
-    const victim = nodes[n - 1]
-    const listen = victim.getMultiaddrs().map(a => a.toString().split('/p2p/')[0])
-    await victim.stop()
-    await nodes[0].stop()
-    const live = nodes.slice(1, n - 1)
-
-    // the same identity, datastore and address: others still have it in their lists
-    const back = await createNode({ privateKey: keys[n - 1], datastore: stores[n - 1], listen, fabric: { rootNodes } })
-    nodes[n - 1] = back
-    return await until(() => live.every(v => back.services.fabric.isEstablished(v.peerId)), timeout)
+    await h.start([{ name: 'root', root: true }, ...Array.from({ length: n - 1 }, (_, i) => ({ name: `vp${i + 1}` }))])
+    await h.waitFor(h.fullMesh(), 120_000)
+    const victim = `vp${n - 1}`
+    await h.kill(victim)
+    await h.stop('root')
+    await h.restart(victim)
+    const ms = await h.waitFor(h.fullMesh(), timeout)
+    return ms / 1000
   } finally {
-    await Promise.all(nodes.map(async node => node.status === 'started' ? node.stop() : undefined))
+    await h.close()
   }
 }
 
