@@ -360,6 +360,16 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     await handler.chat.onDrain(options)
   }
 
+  async flush (peer: PeerId, options: AbortOptions = {}): Promise<void> {
+    const handler = this.handlers.get(peer.toString())
+
+    if (handler == null) {
+      throw new NotEstablishedError(`No established chat with ${peer}`)
+    }
+
+    await handler.chat.flushed(options)
+  }
+
   unicast (msg: Message, peer: PeerId): void {
     const handler = this.handlers.get(peer.toString())
 

@@ -371,6 +371,13 @@ export interface MessageHandlerCoordinator {
    * `ChatClosedError` if the chat closes first.
    */
   onDrain(peer: PeerId, options?: AbortOptions): Promise<void>
+  /**
+   * Resolves once everything queued for `peer` so far has been handed to its
+   * stream (the muxer and the socket): what an engine awaits before it
+   * acknowledges something the peer must have. Throws `NotEstablishedError`
+   * without a chat.
+   */
+  flush(peer: PeerId, options?: AbortOptions): Promise<void>
 }
 
 /** The service: `node.services.fabric` */

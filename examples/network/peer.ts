@@ -71,7 +71,8 @@ const node = await createLibp2p({
       // a short window: a SIGKILL loses at most this much of the list's changes
       persistDelay: 250,
       ledger,
-      engine: config.validator ? noopsEngine({ ledger, logger: defaultLogger() }) : undefined
+      // a restarted validator waits two touch periods before it sequences: by then the others know it is back
+      engine: config.validator ? noopsEngine({ ledger, logger: defaultLogger(), settleTime: 2 * config.touchPeriod }) : undefined
     })
   }
 })

@@ -174,6 +174,19 @@ export class ChatStream implements AsyncIterable<Message> {
     }
   }
 
+  /**
+   * Resolves once everything queued so far has been handed to the stream (at
+   * once if nothing is queued), or the chat has closed.
+   */
+  async flushed (options: AbortOptions = {}): Promise<void> {
+    if (this.queued === 0 || this.stream.status !== 'open') {
+      return
+    }
+
+    this.idle ??= Promise.withResolvers()
+    await raceSignal(this.idle.promise, options.signal)
+  }
+
   private notifyRoom (): void {
     if (this.roomWaiters != null && (this.roomy || !this.writable)) {
       this.roomWaiters.resolve()

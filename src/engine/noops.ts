@@ -15,7 +15,23 @@ export interface NoopsEngineInit {
   /** Where blocks are appended */
   ledger: DatastoreLedger
   logger: ComponentLogger
+  /**
+   * After it starts, a validator does not sequence for this long, in ms: time
+   * for the touch loop to rebuild its chats, so the others learn it is back
+   * (and forward to it) before it orders anything, rather than two sequencers
+   * ordering at once. About twice the touch period suits a network whose
+   * validators restart; 0 (the default) sequences at once.
+   *
+   * @default 0
+   */
+  settleTime?: number
 }
+
+/** See NoopsEngineInit.settleTime */
+const SETTLE_TIME = 0
+
+/** How long the sequencer waits for a block to reach the validators' streams before it goes on without one */
+const FLUSH_TIMEOUT = 5_000
 
 /**
  * A reference engine in the spirit of Fabric v0.6's `noops` consensus: no
@@ -36,6 +52,10 @@ export class NoopsEngine implements Engine {
   private readonly log: Logger
   private peer?: FabricPeer
   private readonly pending = new Map<number, Block>()
+  /** The longest chain a validator has told us of: we do not sequence until we have caught up with it */
+  private highestSeen = 0
+  private readonly settleTime: number
+  private startedAt = 0
   /** Ordering and receiving blocks both append: one at a time */
   private work: Promise<unknown> = Promise.resolve()
   private readonly onEstablished: (evt: CustomEvent<ChatEstablishedEvent>) => void
@@ -43,10 +63,12 @@ export class NoopsEngine implements Engine {
   constructor (init: NoopsEngineInit) {
     this.ledger = init.ledger
     this.log = init.logger.forComponent('libp2p:fabric:noops')
+    this.settleTime = init.settleTime ?? SETTLE_TIME
     this.onEstablished = (evt) => {
       const theirs = evt.detail.blockchainInfo?.height ?? 0
 
       if (evt.detail.endpoint.type === PeerEndpoint.Type.VALIDATOR && theirs > this.ledger.height) {
+        this.highestSeen = Math.max(this.highestSeen, theirs)
         this.requestBlocks(evt.detail.peerId, this.ledger.height, theirs - 1)
       }
     }
@@ -54,6 +76,7 @@ export class NoopsEngine implements Engine {
 
   start (peer: FabricPeer): void {
     this.peer = peer
+    this.startedAt = Date.now()
     peer.addEventListener('peer:established', this.onEstablished)
   }
 
@@ -108,6 +131,7 @@ export class NoopsEngine implements Engine {
     await this.serially(async () => {
       blocks.forEach((block, i) => {
         const n = start + i
+        this.highestSeen = Math.max(this.highestSeen, n + 1)
 
         if (n >= this.ledger.height && this.pending.size < MAX_PENDING_BLOCKS) {
           this.pending.set(n, block)
@@ -157,9 +181,21 @@ export class NoopsEngine implements Engine {
     })))
   }
 
-  /** Sequence a transaction: a block of its own, appended here, then sent to every validator */
+  /**
+   * Sequence a transaction: a block of its own, sent to every validator and
+   * handed to their streams, then appended here, then acknowledged. So a
+   * SUCCESS means the other validators have the block even if this process is
+   * killed the moment after; and a sequencer killed before it acknowledged
+   * comes back behind them (and catches up), never ahead with a block they lack.
+   */
   private async order (tx: Transaction): Promise<Response> {
     return this.serially(async () => {
+      const refusal = this.cannotSequence()
+
+      if (refusal != null) {
+        return response(Response.StatusCode.FAILURE, `${refusal}; try again`)
+      }
+
       const number = this.ledger.height
       const block: Block = {
         version: 0,
@@ -170,14 +206,51 @@ export class NoopsEngine implements Engine {
         consensusMetadata: new Uint8Array(0)
       }
 
-      await this.ledger.append(block)
-      this.started().broadcast(createMessage(Message.Type.CONSENSUS, SyncBlocks.encode({
+      const peer = this.started()
+      const { sent } = peer.broadcast(createMessage(Message.Type.CONSENSUS, SyncBlocks.encode({
         range: { correlationId: 0, start: number, end: number },
         blocks: [block]
       })), PeerEndpoint.Type.VALIDATOR)
+      // a validator that does not take it within the bound catches up later with SYNC_GET_BLOCKS
+      await Promise.allSettled(sent.map(async p => peer.flush(p, { signal: AbortSignal.timeout(FLUSH_TIMEOUT) })))
+      await this.ledger.append(block)
 
       return response(Response.StatusCode.SUCCESS, `transaction ${tx.txid} is block ${number}`)
     })
+  }
+
+  /**
+   * Why this validator must not sequence now, if it must not: no fault
+   * tolerance, but no fork from the usual faults either (a sequencer restarted
+   * behind the others, one cut off from most of them, two at once while the
+   * mesh re-forms).
+   */
+  private cannotSequence (): string | undefined {
+    const peer = this.started()
+    const uptime = Date.now() - this.startedAt
+
+    if (uptime < this.settleTime) {
+      return `settling: started ${uptime} ms ago, sequencing after ${this.settleTime} ms`
+    }
+
+    if (this.ledger.height < this.highestSeen) {
+      // blocks it has not seen were made while it was away
+      return `catching up: at height ${this.ledger.height}, a validator has ${this.highestSeen}`
+    }
+
+    // a majority of the validators it knows of, itself included: two sequencers cut off from each other cannot both have one
+    let known = 1
+    for (const node of peer.discovery.values()) {
+      if (node.type === PeerEndpoint.Type.VALIDATOR) known++
+    }
+    const chats = 1 + peer.getPeers().peers.filter(p => p.type === PeerEndpoint.Type.VALIDATOR).length
+    known = Math.max(known, chats)
+
+    if (chats * 2 <= known) {
+      return `no majority: chats with ${chats - 1} of the ${known - 1} other validators it knows`
+    }
+
+    return undefined
   }
 
   private requestBlocks (from: PeerId, start: number, end: number): void {
