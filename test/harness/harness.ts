@@ -29,13 +29,15 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Netns } from './netns.js'
 import { NodeHost } from './node-host.js'
-import type { Command, NodeEvent, NodeSpec, NodeStatus, Reply, ResolvedSpec, TxResult } from './protocol.js'
+import type { NetnsOptions } from './netns.js'
+import type { Command, LedgerSummary, NodeEvent, NodeSpec, NodeStatus, Reply, ResolvedSpec, TxResult } from './protocol.js'
 import type { WorkerInit } from './worker.js'
 import type { ChildProcess } from 'node:child_process'
 import type { WriteStream } from 'node:fs'
 
-export type { NodeEvent, NodeSpec, NodeStatus, TxResult } from './protocol.js'
+export type { LedgerSummary, NodeEvent, NodeSpec, NodeStatus, TxResult } from './protocol.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const REPO = resolve(HERE, '../..')
@@ -58,7 +60,14 @@ export interface HarnessInit {
   /** Applied under every spec */
   defaults?: Partial<NodeSpec>
   /**
-   * Wrap a worker's command line, e.g. to run it in a network namespace:
+   * Each node in its own network namespace on a bridge (root, Linux), with
+   * optional netem delay/loss: nodes listen on their namespace address and
+   * links can be cut (`cut()`/`restore()`). One node per process. Check
+   * `netnsSupport()` first to skip with a reason where it is not available.
+   */
+  netns?: NetnsOptions | boolean
+  /**
+   * Wrap a worker's command line, e.g. to run it under another tool:
    * `(specs) => ['ip', 'netns', 'exec', 'ns-' + specs[0].name]`
    */
   wrap?: (specs: ResolvedSpec[]) => string[] | undefined
@@ -115,6 +124,7 @@ export class Harness {
   private readonly ownDir: boolean
   private closed = false
   private readonly listeners = new Set<() => void>()
+  private netns?: Netns
 
   private constructor (dir: string, ownDir: boolean, init: HarnessInit) {
     this.dir = dir
@@ -131,6 +141,11 @@ export class Harness {
     await mkdir(join(dir, 'logs'), { recursive: true })
     const h = new Harness(dir, init.dir == null, init)
     if ((init.mode ?? 'process') === 'process') h.workerScript = await bundleWorker()
+    if (init.netns != null && init.netns !== false) {
+      if (init.mode === 'inline') throw new HarnessError('netns mode runs nodes as processes, not inline')
+      if ((init.nodesPerProcess ?? 1) !== 1) throw new HarnessError('netns mode runs one node per process')
+      h.netns = new Netns(init.netns === true ? {} : init.netns)
+    }
     return h
   }
 
@@ -179,6 +194,7 @@ export class Harness {
       spec: { ...merged, rootNodes: merged.rootNodes ?? [], dataDir: merged.persistent === false ? undefined : join(this.dir, 'data', spec.name) },
       state: 'starting'
     }
+    if (this.netns != null) node.spec.host = this.netns.add(spec.name).ip
     this.nodes.set(spec.name, node)
     return node
   }
@@ -234,7 +250,7 @@ export class Harness {
   private async launchProcess (group: HarnessNode[], specs: ResolvedSpec[], timeout: number): Promise<NodeStatus[]> {
     const names = group.map(n => n.spec.name)
     const init: WorkerInit = { specs, statusInterval: this.init.statusInterval ?? 500 }
-    const wrap = this.init.wrap?.(specs)
+    const wrap = this.netns != null ? this.netns.wrap(specs[0].name) : this.init.wrap?.(specs)
     const args = [this.workerScript!, JSON.stringify(init)]
     const child = wrap == null || wrap.length === 0
       ? fork(args[0], args.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execPath: process.execPath, execArgv: this.init.nodeOptions ?? [] })
@@ -362,6 +378,7 @@ export class Harness {
       case 'expect': return host.expect(cmd.total, cmd.raw, cmd.timeout)
       case 'rtt': return host.rtt(cmd.to, cmd.count, cmd.size, cmd.raw)
       case 'dial': return host.dial(cmd.to)
+      case 'ledger': return host.ledgerSummary()
       default: throw new HarnessError(`${cmd.cmd} is not run inline`)
     }
   }
@@ -400,6 +417,19 @@ export class Harness {
     await withTimeout(worker.exited, 10_000, `${name} to exit after SIGKILL`)
     this.progress(`killed ${name} (SIGKILL)`)
     this.changed()
+  }
+
+  /** Cut a node's link (netns mode): its connections stall, nothing is closed */
+  cut (name: string): void {
+    if (this.netns == null) throw new HarnessError('cut() needs netns mode')
+    this.netns.cut(name)
+    this.progress(`cut ${name}'s link`)
+  }
+
+  restore (name: string): void {
+    if (this.netns == null) throw new HarnessError('restore() needs netns mode')
+    this.netns.restore(name)
+    this.progress(`restored ${name}'s link`)
   }
 
   /** Stop a node cleanly (libp2p stop: chats closed with a goodbye, discovery list flushed) */
@@ -464,6 +494,11 @@ export class Harness {
     const peer = this.node(to).peerId
     if (peer == null) throw new HarnessError(`${to} has not started`)
     return this.request(this.node(from), { cmd: 'rtt', node: from, to: peer, count, size, raw }, 120_000)
+  }
+
+  /** A node's ledger: height, head block and the transaction ids in block order */
+  async ledger (name: string): Promise<LedgerSummary> {
+    return this.request(this.node(name), { cmd: 'ledger', node: name }, 30_000)
   }
 
   /** `from` opens a chat with `to` now (without waiting for the touch loop) */
@@ -572,6 +607,7 @@ export class Harness {
       const code = await Promise.race([w.exited, sleep(20_000).then(() => 'timeout' as const)])
       if (code === 'timeout') w.child.kill('SIGKILL')
     }))
+    this.netns?.teardown()
     if (this.ownDir && this.init.keep !== true) await rm(this.dir, { recursive: true, force: true })
   }
 

@@ -129,7 +129,7 @@ export class NodeHost {
           validator,
           rootNodes: spec.rootNodes,
           ledger,
-          engine: engineKind === 'noops' ? noopsEngine({ ledger, logger: defaultLogger() }) : undefined,
+          engine: engineKind === 'noops' ? noopsEngine({ ledger, logger: defaultLogger(), settleTime: spec.settleTime }) : undefined,
           handlerFactory: engineKind === 'count' ? countingHandlers : undefined
         })
       }
@@ -204,6 +204,17 @@ export class NodeHost {
     }
     const res = await this.node.services.fabric.processTransaction(tx)
     return { txid, status: res.status, message: responseText(res), ms: performance.now() - started }
+  }
+
+  /** The ledger: height, head and every transaction id in block order */
+  async ledgerSummary (): Promise<{ height: number, head: string, txids: string[] }> {
+    const info = this.ledger.getBlockchainInfo()
+    const txids: string[] = []
+    for (let n = 0; n < info.height; n++) {
+      const block = await this.ledger.getBlock(n)
+      for (const tx of block?.transactions ?? []) txids.push(tx.txid)
+    }
+    return { height: info.height, head: Buffer.from(info.currentBlockHash).toString('hex').slice(0, 8), txids }
   }
 
   /** Dial these multiaddrs for a chat */

@@ -56,6 +56,8 @@ export interface NodeSpec {
   /** 'noops' (default for validators): the reference engine with a ledger; 'count': count messages and nothing else; 'none' */
   engine?: 'noops' | 'count' | 'none'
   fabric?: FabricOptions
+  /** The noops engine's settleTime (ms before a started validator sequences); default 0 */
+  settleTime?: number
   libp2p?: Libp2pLimits
   /** Register the raw benchmark protocol (frames counted, nothing else) */
   rawBench?: boolean
@@ -96,6 +98,8 @@ export interface NodeStatus {
 
 export interface TxResult { txid: string, status: string, message: string, ms: number }
 
+export interface LedgerSummary { height: number, head: string, txids: string[] }
+
 /** A timestamped event a node saw (wall clock ms, so events from processes line up) */
 export interface NodeEvent {
   at: number
@@ -113,6 +117,7 @@ export type Command =
   | { id: number, cmd: 'expect', node: string, total: number, raw?: boolean, timeout?: number }
   | { id: number, cmd: 'rtt', node: string, to: string, count: number, size: number, raw?: boolean }
   | { id: number, cmd: 'dial', node: string, to: string[] }
+  | { id: number, cmd: 'ledger', node: string }
   | { id: number, cmd: 'stop', node?: string }
 
 export type Reply =

@@ -63,6 +63,7 @@ async function run (msg: Command): Promise<unknown> {
     case 'expect': return host(msg.node).expect(msg.total, msg.raw, msg.timeout)
     case 'rtt': return host(msg.node).rtt(msg.to, msg.count, msg.size, msg.raw)
     case 'dial': return host(msg.node).dial(msg.to)
+    case 'ledger': return host(msg.node).ledgerSummary()
     case 'stop':
       if (msg.node != null) {
         await host(msg.node).stop()
