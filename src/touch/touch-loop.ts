@@ -46,12 +46,25 @@ export interface TouchLoopInit {
   onTick?(tick: TouchTick): void
 }
 
+/** Dials in flight at first; the window grows from here */
+const INITIAL_WINDOW = 2
+/**
+ * A dial that takes longer than this many times the quickest one seen (and at
+ * least SLOW_DIAL_FLOOR ms) counts as congestion, like a timeout. On a LAN a
+ * dial takes milliseconds; across a continent a few round trips: the factor
+ * keeps a slow but healthy network from being taken for an overloaded one.
+ */
+const SLOW_DIAL_FACTOR = 8
+const SLOW_DIAL_FLOOR = 1_000
+
 /**
  * Fabric v0.6's `ensureConnected`, bounded: every `touchPeriod` it compares the
  * established chats with discovery and dials at most `touchMaxNodes` missing
  * nodes, in random order so a network does not pile onto the same nodes, at
- * most `concurrency` at a time: a window that halves when a dial times out
- * (handshakes the CPU cannot keep up with) and grows by one per dial that works. A node that fails waits an exponentially growing,
+ * most `concurrency` at a time: a window that starts at 2, halves when a dial
+ * times out or takes much longer than the quickest dial seen (handshakes
+ * queueing for a CPU that cannot keep up) and grows by one per dial that works
+ * quickly. A node that fails waits an exponentially growing,
  * jittered time before the next try, and a node nobody has reached or
  * mentioned for `expireAfter` leaves the list.
  *
@@ -67,13 +80,16 @@ export class TouchLoop implements Startable {
   private task?: RepeatingTask
   private shutdown = new AbortController()
   private lastTick = 0
+  /** The quickest dial seen: what a dial takes here when nothing is queueing */
+  private fastestDial = Infinity
   private self?: Uint8Array
   private nudged?: ReturnType<typeof setTimeout>
 
   constructor (components: TouchLoopComponents, init: TouchLoopInit) {
     this.components = components
     this.init = init
-    this.queue = new PeerQueue({ concurrency: init.concurrency })
+    // slow start: the window grows by one per dial that works quickly
+    this.queue = new PeerQueue({ concurrency: Math.min(INITIAL_WINDOW, init.concurrency) })
   }
 
   start (): void {
@@ -230,12 +246,23 @@ export class TouchLoop implements Startable {
         return
       }
 
+      const started = performance.now()
+
       try {
         await this.components.dial(node, options)
         node.failures = 0
         node.nextDialAt = 0
-        // additive increase: a dial that works earns the window one more
-        this.queue.concurrency = Math.min(this.init.concurrency, this.queue.concurrency + 1)
+        const took = performance.now() - started
+        this.fastestDial = Math.min(this.fastestDial, took)
+
+        if (took > Math.max(SLOW_DIAL_FLOOR, SLOW_DIAL_FACTOR * this.fastestDial)) {
+          // it worked, but slowly: handshakes are queueing for CPU (ours or
+          // theirs); back off before they start to time out
+          this.queue.concurrency = Math.max(1, Math.floor(this.queue.concurrency / 2))
+        } else {
+          // additive increase: a dial that works earns the window one more
+          this.queue.concurrency = Math.min(this.init.concurrency, this.queue.concurrency + 1)
+        }
       } catch (err: any) {
         if (this.shutdown.signal.aborted) {
           return
