@@ -34,6 +34,9 @@ import type { AbortOptions, Connection, Counter, Logger, PeerId, Startable, Stre
 import type { RepeatingTask } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
+/** Chats asked for their peers as soon as they are established, per discovery period */
+const EARLY_ASKS_PER_PERIOD = 3
+
 /**
  * Fabric v0.6's `peer.Impl` as a libp2p service: one Chat stream per peer,
  * registered by PeerId once both hellos are exchanged.
@@ -81,6 +84,8 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   private readonly maxMessageAge: number
   private readonly transactionGuard: TransactionGuard
   private readonly signer?: (msg: Message) => Message
+  /** DISC_GET_PEERS sent on establishment in this discovery period */
+  private earlyAsks = 0
   private readonly touch: TouchLoop
   private readonly rootNodes: Multiaddr[]
   private readonly listStore?: DiscoveryListStore
@@ -465,10 +470,16 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.handlers.set(key, handler)
     this.log('established chat with %p (%s)', handler.remotePeer, handler.initiated ? 'outbound' : 'inbound')
 
-    // a new peer's peers now, not at the next discovery period
-    try {
-      handler.sendMessage(createMessage(Message.Type.DISC_GET_PEERS))
-    } catch {}
+    // a new peer's peers now, not at the next discovery period: a node that
+    // has just joined learns the network from its first chats. Only the first
+    // few per period: in a forming mesh every chat asking at once is O(N^2)
+    // lists of N entries on top of the periodic exchange, for nothing new
+    if (this.earlyAsks < EARLY_ASKS_PER_PERIOD) {
+      this.earlyAsks++
+      try {
+        handler.sendMessage(createMessage(Message.Type.DISC_GET_PEERS))
+      } catch {}
+    }
     this.safeDispatchEvent('peer:established', {
       detail: { peerId: handler.remotePeer, endpoint, initiated: handler.initiated, blockchainInfo: handler.blockchainInfo }
     })
@@ -657,6 +668,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   private sweep (): void {
     // stalls first: the request below queues a frame for every peer
     const now = Date.now()
+    this.earlyAsks = 0
 
     for (const handler of this.handlers.values()) {
       if (handler.chat.stalled(this.sendStallTimeout, now)) {
