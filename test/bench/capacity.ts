@@ -1,0 +1,87 @@
+/**
+ * npm run capacity: the measurements the capacity model (docs/capacity.md)
+ * rests on, through the harness, and the model for 100 validators and 1 000
+ * non-validators worked out from them.
+ * - memory: RSS of one node process per established chat (one end)
+ * - gossip: CPU per DISC_PEERS entry in a meshed network with Fabric's periods
+ * - touch loop: one tick with the discovery list and chats of a validator in
+ *   that network
+ */
+
+import { MIN_VALIDATORS, TOUCH_PERIOD, DISCOVERY_PERIOD } from '../../src/constants.js'
+import { Harness } from '../harness/index.js'
+import { touchTickCost } from './network-bench.js'
+
+const VALIDATORS = 100
+const NON_VALIDATORS = 1_000
+const log = (line: string): void => { console.info(line) }
+const cpuOf = (h: Harness, names: string[]): number => h.statuses().filter(s => names.includes(s.name)).reduce((n, s) => n + s.cpuMicros, 0)
+
+log(`capacity measurements (Node ${process.version}); the model: ${VALIDATORS} validators, ${NON_VALIDATORS} non-validators`)
+
+// ---- memory per chat, one end: a hub process with K chats from spokes in other processes
+let perChatKiB: number
+let idleMiB: number
+{
+  const spokes = 60
+  const h = await Harness.create({ nodesPerProcess: 20, defaults: { persistent: false, engine: 'none', fabric: { touchPeriod: 0 } } })
+  try {
+    await h.start([{ name: 'hub' }])
+    await h.start(Array.from({ length: spokes }, (_, i) => ({ name: `s${i}` })))
+    await new Promise(resolve => setTimeout(resolve, 1_000))
+    const before = (await h.refresh()).find(s => s.name === 'hub')!.rss
+    for (let i = 0; i < spokes; i++) await h.dial(`s${i}`, 'hub')
+    await new Promise(resolve => setTimeout(resolve, 2_000))
+    const after = (await h.refresh()).find(s => s.name === 'hub')!.rss
+    perChatKiB = (after - before) / spokes / 1024
+    idleMiB = before / 2 ** 20
+    log(`  memory: ${perChatKiB.toFixed(0)} KiB of RSS per established chat at one end (connection, Noise, yamux, chat buffers), ${spokes} chats into one node process; the process at rest: ${idleMiB.toFixed(0)} MiB`)
+  } finally {
+    await h.close()
+  }
+}
+
+// ---- gossip in a meshed network, default periods: CPU per DISC_PEERS entry handled
+let usPerEntry: number
+{
+  const n = 24
+  const h = await Harness.create({ nodesPerProcess: 6, defaults: { persistent: false, engine: 'none' } })
+  try {
+    await h.start([{ name: 'root', root: true }])
+    await h.start(Array.from({ length: n - 1 }, (_, i) => ({ name: `v${i}` })))
+    await h.waitFor(h.fullMesh(), 120_000)
+    await new Promise(resolve => setTimeout(resolve, DISCOVERY_PERIOD))
+    const names = h.all().map(x => x.spec.name)
+    // processes are shared: take each worker once
+    const firsts = [...new Map(h.all().map(x => [x.worker, x.spec.name])).values()]
+    await h.refresh()
+    const cpu0 = cpuOf(h, firsts)
+    const window = 4 * DISCOVERY_PERIOD
+    await new Promise(resolve => setTimeout(resolve, window))
+    await h.refresh()
+    const cpu = cpuOf(h, firsts) - cpu0
+    // every node asks each of its n-1 chats once per period and each answers with n-1 entries
+    const entries = n * (n - 1) * (n - 1) * (window / DISCOVERY_PERIOD)
+    usPerEntry = cpu / entries
+    log(`  gossip: ${n} validators meshed, ${(window / 1000).toFixed(0)} s with nothing else to do: ${(cpu / 1e6).toFixed(2)} CPU-s for ~${entries.toLocaleString('en')} DISC_PEERS entries sent, received and checked = ${usPerEntry.toFixed(1)} µs per entry (all costs of the idle network included); ${names.length} nodes`)
+  } finally {
+    await h.close()
+  }
+}
+
+// ---- the touch loop of a validator in the modelled network
+const chatsPerValidator = VALIDATORS - 1 + Math.ceil(NON_VALIDATORS * MIN_VALIDATORS / VALIDATORS)
+const tick = await touchTickCost(VALIDATORS + NON_VALIDATORS, chatsPerValidator)
+log(`  touch loop: one tick with ${VALIDATORS + NON_VALIDATORS} discovery entries and ${chatsPerValidator} chats: median ${tick.median.toFixed(2)} ms`)
+
+// ---- the model
+const vpChats = VALIDATORS - 1
+const nvpChatsPerVp = NON_VALIDATORS * MIN_VALIDATORS / VALIDATORS
+const entriesPerPeriod = vpChats * (chatsPerValidator) + nvpChatsPerVp * MIN_VALIDATORS
+log('')
+log(`model, ${VALIDATORS} validators + ${NON_VALIDATORS} non-validators (minValidators ${MIN_VALIDATORS}, discovery ${DISCOVERY_PERIOD / 1000} s, touch ${TOUCH_PERIOD / 1000} s):`)
+log(`  chats: a validator ${vpChats} with validators + ~${nvpChatsPerVp} with non-validators = ~${chatsPerValidator}; a non-validator ${MIN_VALIDATORS}; ${(VALIDATORS * vpChats / 2 + NON_VALIDATORS * MIN_VALIDATORS).toLocaleString('en')} in all`)
+log(`  memory for chats: a validator ~${(chatsPerValidator * perChatKiB / 1024).toFixed(0)} MiB, a non-validator ~${(MIN_VALIDATORS * perChatKiB / 1024).toFixed(1)} MiB (on top of ~${idleMiB.toFixed(0)} MiB per node process)`)
+log(`  gossip at a validator: ~${entriesPerPeriod.toLocaleString('en')} entries received per period -> ~${(entriesPerPeriod * usPerEntry / 1e6 / (DISCOVERY_PERIOD / 1000) * 100).toFixed(1)} % of a core (and about as much answering)`)
+log(`  touch loop: ${tick.median.toFixed(2)} ms per ${TOUCH_PERIOD / 1000} s tick = ${(tick.median / TOUCH_PERIOD * 100).toFixed(3)} % of a core`)
+process.exit(0)
