@@ -22,13 +22,16 @@ const TYPE_NAMES: Array<string | undefined> = Array.from({ length: 128 }, (_, va
   }
 })
 
+/** The `Message.Type` names: protons adds a `codec` function to the enum's values */
+const TYPES = Object.values(Message.Type).filter((type): type is Message.Type => typeof type === 'string')
+
 /**
  * Messages in and out by type, counted on the chat hot path in plain numbers:
  * no metric call per message, libp2p reads them when it is scraped.
  */
 export class MessageCounters {
   /** Messages received, by `Message.Type` name (a decoded message always has a known type) */
-  readonly received: Record<string, number> = Object.fromEntries(Object.values(Message.Type).map(type => [type, 0]))
+  readonly received: Record<string, number> = Object.fromEntries(TYPES.map(type => [type, 0]))
   /** Messages queued to send, by the type's wire value */
   readonly sent: number[] = new Array(TYPE_NAMES.length).fill(0)
   /** Sends refused because a peer's queue was full */
@@ -132,12 +135,18 @@ export function rejectionReason (reason: string): RejectionReason {
     return 'frame'
   }
 
-  if (/DISC_HELLO|^hello /.test(reason)) {
+  // our own hello reasons start so; what follows may be the peer's text
+  if (/^hello /.test(reason)) {
     return 'hello'
   }
 
+  // before DISC_HELLO: an unsigned or badly signed hello is a signature failure
   if (/signature|^unsigned |timestamp|maxMessageAge/.test(reason)) {
     return 'signature'
+  }
+
+  if (/DISC_HELLO/.test(reason)) {
+    return 'hello'
   }
 
   if (/not a member|validator set/.test(reason)) {

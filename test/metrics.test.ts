@@ -9,7 +9,7 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { Registry } from 'prom-client'
-import { rejectionReason } from '../src/metrics.js'
+import { MessageCounters, rejectionReason } from '../src/metrics.js'
 import { CHAT_PROTOCOL, createMessage, fabricPeer, Message, PeerEndpoint } from '../src/index.js'
 import { CliNode } from './helpers/cli.js'
 import { frame } from './helpers/fake-peer.js'
@@ -125,10 +125,26 @@ describe('metrics through libp2p\'s metrics component', () => {
     assert.equal(rejectionReason('Undecodable frame: Frame of 5000000 bytes exceeds the limit of 4194304'), 'frame')
     assert.equal(rejectionReason('CONSENSUS with an invalid signature'), 'signature')
     assert.equal(rejectionReason('unsigned CONSENSUS'), 'signature')
+    assert.equal(rejectionReason('unsigned DISC_HELLO'), 'signature')
+    assert.equal(rejectionReason('DISC_HELLO with an invalid signature'), 'signature')
+    assert.equal(rejectionReason('DISC_HELLO without a timestamp'), 'signature')
+    assert.equal(rejectionReason('DISC_HELLO older than maxMessageAge (90000ms)'), 'signature')
+    // the peer's own text after our prefix does not change the label
+    assert.equal(rejectionReason('hello claims PeerId bad-signature but the connection is from 12D3KooWy'), 'hello')
     assert.equal(rejectionReason('not a member of this network'), 'membership')
     assert.equal(rejectionReason('undecodable DISC_PEERS payload: too many peers'), 'peers')
     assert.equal(rejectionReason('policy'), 'policy')
     assert.equal(rejectionReason('something new'), 'other')
+  })
+})
+
+describe('message counters', () => {
+  it('count received messages by every Message.Type name and nothing else', () => {
+    const counters = new MessageCounters()
+
+    assert.deepEqual(Object.keys(counters.received).sort(), Object.keys(Message.Type).filter(name => name !== 'codec').sort())
+    assert.ok(Object.values(counters.received).every(count => count === 0))
+    assert.equal('codec' in counters.received, false)
   })
 })
 
