@@ -106,14 +106,14 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
     this.ledger = init.ledger ?? new MemoryLedger()
     this.engine = init.engine
     this.handlerFactory = init.engine?.getHandlerFactory() ?? init.handlerFactory
-    this.transactionTimeout = positive('transactionTimeout', init.transactionTimeout, c.TRANSACTION_TIMEOUT)
-    this.discoveryPeriod = positive('discoveryPeriod', init.discoveryPeriod, c.DISCOVERY_PERIOD)
-    this.helloTimeout = positive('helloTimeout', init.helloTimeout, c.HELLO_TIMEOUT)
-    this.dialTimeout = positive('dialTimeout', init.dialTimeout, c.DIAL_TIMEOUT)
+    this.transactionTimeout = positive('transactionTimeout', init.transactionTimeout, c.TRANSACTION_TIMEOUT, MAX_DELAY)
+    this.discoveryPeriod = positive('discoveryPeriod', init.discoveryPeriod, c.DISCOVERY_PERIOD, MAX_DELAY)
+    this.helloTimeout = positive('helloTimeout', init.helloTimeout, c.HELLO_TIMEOUT, MAX_DELAY)
+    this.dialTimeout = positive('dialTimeout', init.dialTimeout, c.DIAL_TIMEOUT, MAX_DELAY)
     this.maxMessageSize = positive('maxMessageSize', init.maxMessageSize, c.MAX_MESSAGE_SIZE)
     this.sendQueueSize = positive('sendQueueSize', init.sendQueueSize, c.SEND_QUEUE_SIZE)
     this.sendQueueBytes = positive('sendQueueBytes', init.sendQueueBytes, c.SEND_QUEUE_BYTES)
-    this.sendStallTimeout = positive('sendStallTimeout', init.sendStallTimeout, c.SEND_STALL_TIMEOUT)
+    this.sendStallTimeout = positive('sendStallTimeout', init.sendStallTimeout, c.SEND_STALL_TIMEOUT, MAX_DELAY)
     this.receiveQueueSize = positive('receiveQueueSize', init.receiveQueueSize, c.RECEIVE_QUEUE_SIZE)
     this.maxInboundStreams = positive('maxInboundStreams', init.maxInboundStreams, c.MAX_INBOUND_CHAT_STREAMS)
     this.maxOutboundStreams = positive('maxOutboundStreams', init.maxOutboundStreams, c.MAX_OUTBOUND_CHAT_STREAMS)
@@ -128,7 +128,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
       this.listStore = new DiscoveryListStore(components.datastore, {
         key: c.DISCOVERY_LIST_KEY,
         maxAddresses: positive('maxDiscoveryEntries', init.maxDiscoveryEntries, c.MAX_DISCOVERY_ENTRIES) * c.MAX_ADDRESSES_PER_NODE,
-        delay: nonNegative('persistDelay', init.persistDelay, c.PERSIST_DELAY),
+        delay: nonNegative('persistDelay', init.persistDelay, c.PERSIST_DELAY, MAX_DELAY),
         log: components.logger.forComponent('libp2p:fabric:discovery:store')
       })
     }
@@ -164,14 +164,14 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
         }
       }
     }, {
-      touchPeriod: nonNegative('touchPeriod', init.touchPeriod, c.TOUCH_PERIOD),
+      touchPeriod: nonNegative('touchPeriod', init.touchPeriod, c.TOUCH_PERIOD, MAX_DELAY),
       touchMaxNodes,
       concurrency: positive('touchConcurrency', init.touchConcurrency, c.TOUCH_CONCURRENCY),
       validator: this.validator,
       minValidators: positive('minValidators', init.minValidators, c.MIN_VALIDATORS),
-      backoffInitial: positive('dialBackoffInitial', init.dialBackoffInitial, c.DIAL_BACKOFF_INITIAL),
-      backoffMax: positive('dialBackoffMax', init.dialBackoffMax, c.DIAL_BACKOFF_MAX),
-      expireAfter: positive('expireAfter', init.expireAfter, c.EXPIRE_AFTER),
+      backoffInitial: positive('dialBackoffInitial', init.dialBackoffInitial, c.DIAL_BACKOFF_INITIAL, MAX_DELAY),
+      backoffMax: positive('dialBackoffMax', init.dialBackoffMax, c.DIAL_BACKOFF_MAX, MAX_DELAY),
+      expireAfter: positive('expireAfter', init.expireAfter, c.EXPIRE_AFTER, MAX_DELAY),
       log: components.logger.forComponent('libp2p:fabric:touch'),
       onTick: (tick) => { this.safeDispatchEvent('touch', { detail: tick }) }
     })
@@ -812,7 +812,14 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
 
 }
 
-function positive (name: string, value: number | undefined, fallback: number): number {
+/**
+ * The longest delay, in ms, a Node timer takes: a longer one fires after 1 ms,
+ * so a periodic task would spin
+ */
+const MAX_DELAY = 2 ** 31 - 1
+
+/** `value`, or `fallback` when not given; `max` bounds a time in ms (MAX_DELAY) */
+function positive (name: string, value: number | undefined, fallback: number, max?: number): number {
   if (value == null) {
     return fallback
   }
@@ -821,6 +828,7 @@ function positive (name: string, value: number | undefined, fallback: number): n
     throw new InvalidParametersError(`fabricPeer ${name} must be a positive number, got ${value}`)
   }
 
+  checkMax(name, value, max)
   return value
 }
 
@@ -843,7 +851,7 @@ function checkHelper (helper: SecurityHelper, privateKey: FabricPeerComponents['
   }
 }
 
-function nonNegative (name: string, value: number | undefined, fallback: number): number {
+function nonNegative (name: string, value: number | undefined, fallback: number, max?: number): number {
   if (value == null) {
     return fallback
   }
@@ -852,7 +860,14 @@ function nonNegative (name: string, value: number | undefined, fallback: number)
     throw new InvalidParametersError(`fabricPeer ${name} must be 0 or more, got ${value}`)
   }
 
+  checkMax(name, value, max)
   return value
+}
+
+function checkMax (name: string, value: number, max: number | undefined): void {
+  if (max != null && value > max) {
+    throw new InvalidParametersError(`fabricPeer ${name} must be at most ${max} (ms, the longest delay a Node timer takes), got ${value}`)
+  }
 }
 
 /** Root nodes as an array or Fabric's comma-separated string; each must end in /p2p/<PeerId> */

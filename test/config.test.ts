@@ -3,9 +3,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { InvalidParametersError } from '@libp2p/interface'
+import { createLibp2p } from 'libp2p'
 import { envName, loadConfig, parseDuration } from '../src/cli/config.js'
 import { ConfigError } from '../src/cli/errors.js'
+import { fabricPeer } from '../src/index.js'
 import { runCli } from './helpers/cli.js'
+import { createNode } from './helpers/nodes.js'
 import type { ConfigValue } from '../src/cli/config.js'
 
 const ROOT_NODE = '/ip4/127.0.0.1/tcp/7051/p2p/12D3KooWKBrrXjvnzHUmwQMCz6EuYjpegj8zYPJPSawk3taMmZ4k'
@@ -102,6 +106,10 @@ security:
     assert.equal((await loadConfig({ file, env, flags: { 'peer.fileSystemPath': flag('--data', 'from-flag') } })).dataDir, 'from-flag')
   })
 
+  it('a duration of exactly 2^31-1 ms is accepted', async () => {
+    assert.equal((await loadConfig({ env: { CORE_PEER_DISCOVERY_TOUCHPERIOD: '2147483647' } })).touchPeriod, 2 ** 31 - 1)
+  })
+
   it('env names follow viper: CORE_ + the key upper-cased with _', async () => {
     assert.equal(envName('peer.discovery.rootnode'), 'CORE_PEER_DISCOVERY_ROOTNODE')
     assert.equal(envName('peer.discovery.touchMaxNodes'), 'CORE_PEER_DISCOVERY_TOUCHMAXNODES')
@@ -152,6 +160,16 @@ security:
           env: /peer\.discovery\.rootnode \(from env CORE_PEER_DISCOVERY_ROOTNODE\): item 1: .* does not end in \/p2p\/<PeerId>/,
           flag: /peer\.listenAddress \(from flag --listen\): item 1: "\/ip4\/999\.0\.0\.1\/tcp\/0" is not a multiaddr/
         }
+      },
+      {
+        // a longer timer fires after 1 ms: the touch loop would spin
+        what: 'a duration over Node\'s longest timer',
+        file: 'peer:\n  discovery:\n    touchPeriod: 600h\n',
+        env: { CORE_SECURITY_MAXMESSAGEAGE: '2147483648' },
+        expect: {
+          file: /peer\.discovery\.touchPeriod \(from file .*\): must be at most 2147483647ms \(about 24\.8 days, the longest delay a Node timer takes\), got "600h"/,
+          env: /security\.maxMessageAge \(from env CORE_SECURITY_MAXMESSAGEAGE\): must be at most 2147483647ms/
+        }
       }
     ]
 
@@ -190,6 +208,23 @@ security:
       assert.match((await configError({ file: join(dir, 'missing.yaml') })).message, /file .*missing\.yaml: cannot read it: no such file/)
       assert.match((await configError({ file: await yamlFile('broken.yaml', 'peer: [1, 2\n') })).message, /file .*broken\.yaml: not valid YAML/)
     })
+  })
+})
+
+describe('fabricPeer options in ms', () => {
+  it('are refused above 2^31-1, the longest delay a Node timer takes', async () => {
+    for (const fabric of [{ touchPeriod: 2 ** 31 }, { discoveryPeriod: 2 ** 31 }, { persistDelay: 2 ** 31 }, { dialBackoffMax: 2 ** 40 }, { helloTimeout: 2 ** 31 }]) {
+      await assert.rejects(createNode({ fabric }), (err: Error) => {
+        assert.ok(err instanceof InvalidParametersError, String(err))
+        assert.match(err.message, /^fabricPeer \w+ must be at most 2147483647 \(ms, the longest delay a Node timer takes\), got \d+$/)
+        return true
+      })
+    }
+  })
+
+  it('are accepted up to 2^31-1', async () => {
+    const node = await createLibp2p({ start: false, services: { fabric: fabricPeer({ touchPeriod: 2 ** 31 - 1, discoveryPeriod: 2 ** 31 - 1 }) } })
+    await node.stop()
   })
 })
 

@@ -11,6 +11,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { MAX_DURATION } from './constants.js'
 import { ConfigError } from './errors.js'
 import type { ConfigIssue, ConfigSource } from './errors.js'
 
@@ -120,6 +121,12 @@ function duration (min: number): z.ZodType<number> {
         ctx.addIssue({ code: 'custom', message: min === 0 ? 'must not be negative' : `must be at least ${min}ms, got ${JSON.stringify(v)}` })
         return z.NEVER
       }
+
+      if (ms > MAX_DURATION) {
+        ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_DURATION}ms (about 24.8 days, the longest delay a Node timer takes), got ${JSON.stringify(v)}` })
+        return z.NEVER
+      }
+
 
       return ms
     })
