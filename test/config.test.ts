@@ -106,6 +106,15 @@ security:
     assert.equal((await loadConfig({ file, env, flags: { 'peer.fileSystemPath': flag('--data', 'from-flag') } })).dataDir, 'from-flag')
   })
 
+  it('an empty CORE_* variable is unset, as in viper: the file\'s value stays', async () => {
+    const file = await yamlFile('empty-env.yaml', 'peer:\n  fileSystemPath: from-file\n  listenAddress: /ip4/127.0.0.1/tcp/0\n')
+    const config = await loadConfig({ file, env: { CORE_PEER_FILESYSTEMPATH: '', CORE_PEER_LISTENADDRESS: '', CORE_PEER_DISCOVERY_PERIOD: '' } })
+
+    assert.equal(config.dataDir, 'from-file')
+    assert.deepEqual(config.listen, ['/ip4/127.0.0.1/tcp/0'])
+    assert.equal(config.discoveryPeriod, 5_000)
+  })
+
   it('a duration of exactly 2^31-1 ms is accepted', async () => {
     assert.equal((await loadConfig({ env: { CORE_PEER_DISCOVERY_TOUCHPERIOD: '2147483647' } })).touchPeriod, 2 ** 31 - 1)
   })
@@ -169,6 +178,17 @@ security:
         expect: {
           file: /peer\.discovery\.touchPeriod \(from file .*\): must be at most 2147483647ms \(about 24\.8 days, the longest delay a Node timer takes\), got "600h"/,
           env: /security\.maxMessageAge \(from env CORE_SECURITY_MAXMESSAGEAGE\): must be at most 2147483647ms/
+        }
+      },
+      {
+        what: 'no listen address',
+        file: 'peer:\n  listenAddress: []\n',
+        env: { CORE_PEER_LISTENADDRESS: ' , ' },
+        flags: { 'peer.listenAddress': flag('--listen', '') },
+        expect: {
+          file: /peer\.listenAddress \(from file .*\): must list at least one multiaddr/,
+          env: /peer\.listenAddress \(from env CORE_PEER_LISTENADDRESS\): must list at least one multiaddr/,
+          flag: /peer\.listenAddress \(from flag --listen\): must list at least one multiaddr/
         }
       }
     ]

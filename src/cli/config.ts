@@ -127,7 +127,6 @@ function duration (min: number): z.ZodType<number> {
         return z.NEVER
       }
 
-
       return ms
     })
 }
@@ -139,11 +138,13 @@ function integer (min: number): z.ZodType<number> {
   )
 }
 
-/** A list: a YAML sequence, or a comma-separated string (Fabric's rootnode, env and flags) */
-function list<T extends z.ZodType> (item: T): z.ZodType<Array<z.output<T>>> {
+/** A list: a YAML sequence, or a comma-separated string (Fabric's rootnode, env and flags); `needed`: the message when it is empty */
+function list<T extends z.ZodType> (item: T, needed?: string): z.ZodType<Array<z.output<T>>> {
+  const array = z.array(item, { error: 'expected a list (a YAML sequence or a comma-separated string)' })
+
   return z.preprocess(
     v => typeof v === 'string' ? v.split(',').map(s => s.trim()).filter(s => s !== '') : v,
-    z.array(item, { error: 'expected a list (a YAML sequence or a comma-separated string)' })
+    needed == null ? array : array.min(1, { error: needed })
   )
 }
 
@@ -204,7 +205,7 @@ const nonEmptyString = z.string({ error: 'expected a string' }).min(1, { error: 
 /** The keys, in the order the README and `--help` list them */
 export const CONFIG_KEYS: ConfigKey[] = [
   { key: 'peer.fileSystemPath', default: './data/peer', flag: '--data', describe: 'data directory: LevelDB datastore, the node\'s key, discovery list, ledger', schema: nonEmptyString },
-  { key: 'peer.listenAddress', default: '/ip4/0.0.0.0/tcp/7051', flag: '--listen', describe: 'multiaddrs to listen on (comma-separated)', schema: list(multiaddrString) },
+  { key: 'peer.listenAddress', default: '/ip4/0.0.0.0/tcp/7051', flag: '--listen', describe: 'multiaddrs to listen on (comma-separated)', schema: list(multiaddrString, 'must list at least one multiaddr: a node that listens nowhere cannot be dialed') },
   { key: 'peer.address', default: '', shownDefault: '(the listen addresses)', flag: '--announce', describe: 'multiaddrs other peers should dial (announced)', schema: list(multiaddrString) },
   { key: 'peer.validator.enabled', default: true, flag: '--validator / --non-validator', describe: 'validator (runs the noops engine) or non-validator', schema: boolean },
   { key: 'peer.validator.consensus.buffersize', default: 1000, describe: 'frames that may wait in one peer\'s send queue', schema: integer(1) },
@@ -263,7 +264,8 @@ export async function loadConfig (input: ConfigInput = {}): Promise<PeerConfig> 
   }
 
   for (const [name, value] of Object.entries(input.env ?? {})) {
-    if (!name.startsWith('CORE_') || value == null) {
+    // an empty variable is unset, as viper treats it: it does not override the file
+    if (!name.startsWith('CORE_') || value == null || value === '') {
       continue
     }
 
