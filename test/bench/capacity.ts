@@ -8,7 +8,13 @@
  *   that network
  */
 
-import { MIN_VALIDATORS, TOUCH_PERIOD, DISCOVERY_PERIOD } from '../../src/constants.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { defaultLogger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { DISCOVERY_PERIOD, MIN_VALIDATORS, TOUCH_PERIOD } from '../../src/constants.js'
+import { Discovery } from '../../src/discovery/discovery.js'
+import { createMessage } from '../../src/message.js'
+import { Message, PeerEndpoint, PeersMessage } from '../../src/pb/fabric.js'
 import { Harness } from '../harness/index.js'
 import { touchTickCost } from './network-bench.js'
 
@@ -63,10 +69,30 @@ let usPerEntry: number
     // every node asks each of its n-1 chats once per period and each answers with n-1 entries
     const entries = n * (n - 1) * (n - 1) * (window / DISCOVERY_PERIOD)
     usPerEntry = cpu / entries
-    log(`  gossip: ${n} validators meshed, ${(window / 1000).toFixed(0)} s with nothing else to do: ${(cpu / 1e6).toFixed(2)} CPU-s for ~${entries.toLocaleString('en')} DISC_PEERS entries sent, received and checked = ${usPerEntry.toFixed(1)} µs per entry (all costs of the idle network included); ${names.length} nodes`)
+    log(`  gossip: ${names.length} validators meshed, ${(window / 1000).toFixed(0)} s with nothing else to do: ${(cpu / 1e6).toFixed(2)} CPU-s in all for ~${entries.toLocaleString('en')} DISC_PEERS entries sent and received = ${usPerEntry.toFixed(1)} µs per entry (encoding, Noise, yamux, socket, decoding, checks, and the idle network's timers)`)
   } finally {
     await h.close()
   }
+}
+
+// ---- the handling alone: encode, decode and discovery update of a 23-entry DISC_PEERS, no transport
+{
+  const self = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const discovery = new Discovery({ peerId: self, peerStore: { merge: async () => {} } as any }, { maxEntries: 10_000, log: defaultLogger().forComponent('capacity') })
+  const peers: PeerEndpoint[] = []
+  for (let i = 0; i < 23; i++) {
+    const key = await generateKeyPair('Ed25519')
+    const id = peerIdFromPrivateKey(key)
+    peers.push({ ID: { name: id.toString() }, address: `/ip4/127.0.0.1/tcp/${40_000 + i}/p2p/${id}`, type: PeerEndpoint.Type.VALIDATOR, pkiID: key.publicKey.raw })
+    discovery.addEndpoint(peers[i])
+  }
+  const rounds = 20_000
+  const t0 = performance.now()
+  for (let i = 0; i < rounds; i++) {
+    const bytes = Message.encode(createMessage(Message.Type.DISC_PEERS, PeersMessage.encode({ peers })))
+    for (const e of PeersMessage.decode(Message.decode(bytes).payload).peers) discovery.addEndpoint(e)
+  }
+  log(`  gossip handling alone: ${((performance.now() - t0) * 1000 / rounds / peers.length).toFixed(1)} µs per entry to encode, decode and check a ${peers.length}-entry DISC_PEERS (the rest of the figure above is transport)`)
 }
 
 // ---- the touch loop of a validator in the modelled network
@@ -82,6 +108,6 @@ log('')
 log(`model, ${VALIDATORS} validators + ${NON_VALIDATORS} non-validators (minValidators ${MIN_VALIDATORS}, discovery ${DISCOVERY_PERIOD / 1000} s, touch ${TOUCH_PERIOD / 1000} s):`)
 log(`  chats: a validator ${vpChats} with validators + ~${nvpChatsPerVp} with non-validators = ~${chatsPerValidator}; a non-validator ${MIN_VALIDATORS}; ${(VALIDATORS * vpChats / 2 + NON_VALIDATORS * MIN_VALIDATORS).toLocaleString('en')} in all`)
 log(`  memory for chats: a validator ~${(chatsPerValidator * perChatKiB / 1024).toFixed(0)} MiB, a non-validator ~${(MIN_VALIDATORS * perChatKiB / 1024).toFixed(1)} MiB (on top of ~${idleMiB.toFixed(0)} MiB per node process)`)
-log(`  gossip at a validator: ~${entriesPerPeriod.toLocaleString('en')} entries received per period -> ~${(entriesPerPeriod * usPerEntry / 1e6 / (DISCOVERY_PERIOD / 1000) * 100).toFixed(1)} % of a core (and about as much answering)`)
+log(`  gossip at a validator: ~${entriesPerPeriod.toLocaleString('en')} entries received (and about as many sent) per period -> ~${(entriesPerPeriod * usPerEntry / 1e6 / (DISCOVERY_PERIOD / 1000) * 100).toFixed(1)} % of a core, both directions and the transport included`)
 log(`  touch loop: ${tick.median.toFixed(2)} ms per ${TOUCH_PERIOD / 1000} s tick = ${(tick.median / TOUCH_PERIOD * 100).toFixed(3)} % of a core`)
 process.exit(0)
