@@ -83,7 +83,7 @@ let usPerEntry: number
   for (let i = 0; i < 23; i++) {
     const key = await generateKeyPair('Ed25519')
     const id = peerIdFromPrivateKey(key)
-    peers.push({ ID: { name: id.toString() }, address: `/ip4/127.0.0.1/tcp/${40_000 + i}/p2p/${id}`, type: PeerEndpoint.Type.VALIDATOR, pkiID: key.publicKey.raw })
+    peers.push({ ID: { name: id.toString() }, address: `/ip4/127.0.0.1/tcp/${40_000 + i}/p2p/${id}`, type: PeerEndpoint.Type.VALIDATOR, pkiID: Uint8Array.from(key.publicKey.raw) })
     discovery.addEndpoint(peers[i])
   }
   const rounds = 20_000
