@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { CliNode, runCli } from './helpers/cli.js'
+import { CliNode, rawHttp, runCli } from './helpers/cli.js'
 
 describe('fabric-peer CLI: two nodes, one from core.yaml and one from CORE_* env', () => {
   let dir: string
@@ -20,6 +20,8 @@ peer:
   fileSystemPath: ${join(dir, 'vp0')}
   listenAddress: /ip4/127.0.0.1/tcp/0
   admin:
+    address: 127.0.0.1:0
+  metrics:
     address: 127.0.0.1:0
   validator:
     enabled: true
@@ -88,6 +90,29 @@ security:
     const again = await runCli(['tx', 'submit', '--admin', a.admin, '-n', 'mycc', '--txid', 'cli-tx-2', '--json'])
     assert.equal(again.code, 0, again.stderr)
     assert.deepEqual(JSON.parse(again.stdout), { txid: 'cli-tx-2', status: 'SUCCESS', message: 'transaction cli-tx-2 is block 1' })
+  })
+
+  it('a request line that is no URL gets 400 from the metrics and admin ports, and the node stays up', async () => {
+    const metrics = (a.metrics ?? '').replace(/^http:\/\/|\/metrics$/g, '')
+    assert.match(metrics, /^127\.0\.0\.1:[1-9]\d*$/)
+
+    for (const port of [metrics, a.admin]) {
+      const answer = await rawHttp(port, 'GET //[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+      assert.equal(answer.status, 'HTTP/1.1 400 Bad Request', answer.text)
+      assert.match(answer.text, /bad request: .*is not a URL path/)
+    }
+
+    const list = await runCli(['network', 'list', '--admin', a.admin])
+    assert.equal(list.code, 0, list.stderr)
+    assert.equal(vp0?.child.exitCode, null, vp0?.stderr)
+    assert.doesNotMatch(vp0?.stderr ?? '', /unexpected error/)
+  })
+
+  it('a client slow to send its headers gets 408 within about 5 s', async () => {
+    const answer = await rawHttp(a.admin, 'GET /peers HTTP/1.1\r\nHost: x\r\n', 9_000)
+
+    assert.equal(answer.status, 'HTTP/1.1 408 Request Timeout', answer.text)
+    assert.ok(answer.elapsed < 7_500, `answered after ${answer.elapsed}ms`)
   })
 
   it('busy data directories and ports, and a dead admin address, are one clear line and exit 1', async () => {

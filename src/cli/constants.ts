@@ -9,6 +9,9 @@ export const ADMIN_REQUEST_TIMEOUT = TRANSACTION_TIMEOUT + 5_000
 /** Headers of an admin or metrics request must arrive within this (slow-loris guard) */
 export const HTTP_HEADERS_TIMEOUT = 5_000
 
+/** How often Node checks HTTP_HEADERS_TIMEOUT and ADMIN_REQUEST_TIMEOUT (its default, 30 s, would let a slow client hold a socket 35 s) */
+export const HTTP_TIMEOUT_CHECK_INTERVAL = 1_000
+
 /** How long the CLI waits for a running node's admin API to answer */
 export const ADMIN_CLIENT_TIMEOUT = ADMIN_REQUEST_TIMEOUT + 2_000
 

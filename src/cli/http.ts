@@ -5,10 +5,10 @@
 
 import { createServer, request } from 'node:http'
 import { once } from 'node:events'
-import { ADMIN_CLIENT_TIMEOUT, ADMIN_MAX_BODY, ADMIN_REQUEST_TIMEOUT, HTTP_HEADERS_TIMEOUT } from './constants.js'
+import { ADMIN_CLIENT_TIMEOUT, ADMIN_MAX_BODY, ADMIN_REQUEST_TIMEOUT, HTTP_HEADERS_TIMEOUT, HTTP_TIMEOUT_CHECK_INTERVAL } from './constants.js'
 import { AdminError, CliError } from './errors.js'
 import type { HostPort } from './config.js'
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 /** An HTTP error to answer with: status and a message for the client */
@@ -39,15 +39,22 @@ export interface HttpEndpoint {
  * @throws {CliError} when the address cannot be bound
  */
 export async function serveJson (at: HostPort, routes: Record<string, Route>, what: string): Promise<HttpEndpoint> {
-  return listen(at, what, createServer((req, res) => {
+  return listen(at, what, (req, res) => {
     void handleJson(req, res, routes)
-  }))
+  })
 }
 
 /** Serve plain text (Prometheus exposition) at GET `path` */
 export async function serveText (at: HostPort, path: string, what: string, body: () => Promise<{ contentType: string, text: string }>): Promise<HttpEndpoint> {
-  return listen(at, what, createServer((req, res) => {
-    if (req.method !== 'GET' || new URL(req.url ?? '/', 'http://x').pathname !== path) {
+  return listen(at, what, (req, res) => {
+    const requested = pathOf(req)
+
+    if (requested == null) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request: ${JSON.stringify(req.url)} is not a URL path\n`)
+      return
+    }
+
+    if (req.method !== 'GET' || requested !== path) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: try GET ${path}\n`)
       return
     }
@@ -57,7 +64,7 @@ export async function serveText (at: HostPort, path: string, what: string, body:
     }, (err: Error) => {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`)
     })
-  }))
+  })
 }
 
 /**
@@ -114,9 +121,12 @@ export async function adminRequest (at: HostPort, method: 'GET' | 'POST', path: 
   return json
 }
 
-async function listen (at: HostPort, what: string, server: Server): Promise<HttpEndpoint> {
-  server.requestTimeout = ADMIN_REQUEST_TIMEOUT
-  server.headersTimeout = HTTP_HEADERS_TIMEOUT
+async function listen (at: HostPort, what: string, handler: RequestListener): Promise<HttpEndpoint> {
+  const server: Server = createServer({
+    requestTimeout: ADMIN_REQUEST_TIMEOUT,
+    headersTimeout: HTTP_HEADERS_TIMEOUT,
+    connectionsCheckingInterval: HTTP_TIMEOUT_CHECK_INTERVAL
+  }, handler)
 
   try {
     server.listen(at.port, at.host)
@@ -149,7 +159,12 @@ async function listen (at: HostPort, what: string, server: Server): Promise<Http
 
 async function handleJson (req: IncomingMessage, res: ServerResponse, routes: Record<string, Route>): Promise<void> {
   try {
-    const path = new URL(req.url ?? '/', 'http://x').pathname
+    const path = pathOf(req)
+
+    if (path == null) {
+      throw new HttpError(400, `bad request: ${JSON.stringify(req.url)} is not a URL path`)
+    }
+
     const route = routes[`${req.method} ${path}`]
 
     if (route == null) {
@@ -199,6 +214,15 @@ function send (res: ServerResponse, status: number, body: unknown): void {
   }
 
   res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`)
+}
+
+/**
+ * The request's path, or undefined when its target is no URL: `new URL`
+ * throws on a request line such as `GET //[ HTTP/1.1`, and a throw in a
+ * request listener would be an uncaught exception that stops the node
+ */
+function pathOf (req: IncomingMessage): string | undefined {
+  return URL.parse(req.url ?? '/', 'http://x')?.pathname ?? undefined
 }
 
 function hostForUrl (host: string): string {

@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
 
@@ -87,4 +88,34 @@ export class CliNode {
       clearTimeout(timer)
     }
   }
+}
+
+export interface RawAnswer {
+  /** The status line, e.g. `HTTP/1.1 400 Bad Request`, or '' when none came */
+  status: string
+  text: string
+  /** ms from connecting until the server closed the socket (or `timeout`) */
+  elapsed: number
+}
+
+/**
+ * Send `request` as is to `hostPort` (what a fetch would refuse to send) and
+ * read until the server closes the connection, at most `timeout` ms
+ */
+export async function rawHttp (hostPort: string, request: string, timeout = 10_000): Promise<RawAnswer> {
+  const [host, port] = [hostPort.slice(0, hostPort.lastIndexOf(':')), Number(hostPort.slice(hostPort.lastIndexOf(':') + 1))]
+  const start = Date.now()
+
+  return new Promise((resolve) => {
+    const socket = connect(port, host)
+    let text = ''
+    const timer = setTimeout(() => { socket.destroy() }, timeout)
+    socket.setEncoding('utf8').on('data', (chunk: string) => { text += chunk })
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      clearTimeout(timer)
+      resolve({ status: text.split('\r\n')[0], text, elapsed: Date.now() - start })
+    })
+    socket.write(request)
+  })
 }
