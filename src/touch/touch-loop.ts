@@ -56,6 +56,8 @@ const INITIAL_WINDOW = 2
  */
 const SLOW_DIAL_FACTOR = 8
 const SLOW_DIAL_FLOOR = 1_000
+/** ...and a dial over this is slow whatever the quickest was: the quickest may itself have been measured under load */
+const SLOW_DIAL_CEILING = 2_500
 
 /**
  * Fabric v0.6's `ensureConnected`, bounded: every `touchPeriod` it compares the
@@ -254,13 +256,14 @@ export class TouchLoop implements Startable {
         node.nextDialAt = 0
         const took = performance.now() - started
         this.fastestDial = Math.min(this.fastestDial, took)
+        const slow = Math.max(SLOW_DIAL_FLOOR, Math.min(SLOW_DIAL_FACTOR * this.fastestDial, SLOW_DIAL_CEILING))
 
-        if (took > Math.max(SLOW_DIAL_FLOOR, SLOW_DIAL_FACTOR * this.fastestDial)) {
+        if (took > slow) {
           // it worked, but slowly: handshakes are queueing for CPU (ours or
           // theirs); back off before they start to time out
           this.queue.concurrency = Math.max(1, Math.floor(this.queue.concurrency / 2))
-        } else {
-          // additive increase: a dial that works earns the window one more
+        } else if (took <= slow / 2) {
+          // additive increase: a dial that works quickly earns the window one more
           this.queue.concurrency = Math.min(this.init.concurrency, this.queue.concurrency + 1)
         }
       } catch (err: any) {
