@@ -15,6 +15,9 @@ export const MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 /** `peer.discovery.period`: how often each side asks its chats for their peers (DISC_GET_PEERS). */
 export const DISCOVERY_PERIOD = 5_000
 
+/** Chats asked for their peers per discovery period (-1: all, as Fabric v0.6) */
+export const DISCOVERY_FANOUT = 8
+
 /** `peer.validator.enabled` */
 export const VALIDATOR = true
 

@@ -86,6 +86,7 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   private readonly signer?: (msg: Message) => Message
   /** DISC_GET_PEERS sent on establishment in this discovery period */
   private earlyAsks = 0
+  private readonly discoveryFanout: number
   private readonly touch: TouchLoop
   private readonly rootNodes: Multiaddr[]
   private readonly listStore?: DiscoveryListStore
@@ -139,6 +140,12 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
       log: discoveryLog,
       onChange: () => { this.listStore?.schedule(() => this.discovery.addresses()) }
     })
+
+    const discoveryFanout = init.discoveryFanout ?? c.DISCOVERY_FANOUT
+    if (!Number.isInteger(discoveryFanout) || discoveryFanout < -1) {
+      throw new InvalidParametersError(`fabricPeer discoveryFanout must be -1 (every chat) or a whole number >= 0, got ${discoveryFanout}`)
+    }
+    this.discoveryFanout = discoveryFanout
 
     const touchMaxNodes = init.touchMaxNodes ?? c.TOUCH_MAX_NODES
     if (!Number.isInteger(touchMaxNodes) || touchMaxNodes < -1) {
@@ -676,7 +683,17 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
       }
     }
 
-    this.broadcast(createMessage(Message.Type.DISC_GET_PEERS))
+    const ask = createMessage(Message.Type.DISC_GET_PEERS)
+    const chats = [...this.handlers.values()]
+    const asked = this.discoveryFanout < 0 ? chats : sample(chats, this.discoveryFanout)
+
+    for (const handler of asked) {
+      try {
+        handler.sendMessage(ask)
+      } catch (err: any) {
+        this.log('asking %p for its peers failed - %e', handler.remotePeer, err)
+      }
+    }
   }
 
   private onInboundChat (stream: Stream, connection: Connection): void {

@@ -248,6 +248,33 @@ describe('peer exchange', () => {
   })
 })
 
+describe('peer exchange fanout', () => {
+  it('each discovery period asks discoveryFanout random chats for their peers; -1 asks them all', async () => {
+    async function asksIn (fanout: number, ms: number): Promise<number> {
+      const a = await node({ discoveryPeriod: 100, discoveryFanout: fanout })
+      const others = await Promise.all([node(), node(), node(), node()])
+      for (const o of others) await a.services.fabric.chatWithPeer(o.getMultiaddrs())
+      await new Promise(resolve => setTimeout(resolve, 150))
+      let asks = 0
+      for (const o of others) {
+        o.services.fabric.addEventListener('message', (evt) => {
+          if (evt.detail.message.type === Message.Type.DISC_GET_PEERS && evt.detail.peerId.equals(a.peerId)) asks++
+        })
+      }
+      await new Promise(resolve => setTimeout(resolve, ms))
+      await Promise.all([a, ...others].map(async n => n.stop()))
+      return asks
+    }
+
+    const one = await asksIn(1, 1_000)
+    const all = await asksIn(-1, 1_000)
+    // ~10 periods: one ask each, against four
+    assert.ok(one >= 5 && one <= 13, `fanout 1: ${one} asks in ~10 periods`)
+    assert.ok(all >= 3 * one, `fanout -1: ${all} asks, fanout 1: ${one}`)
+    await assert.rejects(createNode({ fabric: { discoveryFanout: -2 } }), InvalidParametersError)
+  })
+})
+
 describe('peer exchange answers', () => {
   it('a DISC_PEERS answer is trimmed to fit maxMessageSize instead of failing the chat', async () => {
     const a = await node({ maxMessageSize: 400, discoveryPeriod: 100 })

@@ -6,6 +6,7 @@
 /** The fabric options a harness node may set (the JSON-friendly part of FabricPeerInit) */
 export interface FabricOptions {
   discoveryPeriod?: number
+  discoveryFanout?: number
   touchPeriod?: number
   touchMaxNodes?: number
   touchConcurrency?: number
