@@ -11,7 +11,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { DISCOVERY_PERIOD, MIN_VALIDATORS, TOUCH_PERIOD } from '../../src/constants.js'
+import { DISCOVERY_FANOUT, DISCOVERY_PERIOD, MIN_VALIDATORS, TOUCH_PERIOD } from '../../src/constants.js'
 import { Discovery } from '../../src/discovery/discovery.js'
 import { createMessage } from '../../src/message.js'
 import { Message, PeerEndpoint, PeersMessage } from '../../src/pb/fabric.js'
@@ -51,7 +51,8 @@ let idleMiB: number
 let usPerEntry: number
 {
   const n = 24
-  const h = await Harness.create({ nodesPerProcess: 6, defaults: { persistent: false, engine: 'none' } })
+  // every chat asked every period (Fabric's way), so the entries exchanged are known
+  const h = await Harness.create({ nodesPerProcess: 6, defaults: { persistent: false, engine: 'none', fabric: { discoveryFanout: -1 } } })
   try {
     await h.start([{ name: 'root', root: true }])
     await h.start(Array.from({ length: n - 1 }, (_, i) => ({ name: `v${i}` })))
@@ -108,6 +109,9 @@ log('')
 log(`model, ${VALIDATORS} validators + ${NON_VALIDATORS} non-validators (minValidators ${MIN_VALIDATORS}, discovery ${DISCOVERY_PERIOD / 1000} s, touch ${TOUCH_PERIOD / 1000} s):`)
 log(`  chats: a validator ${vpChats} with validators + ~${nvpChatsPerVp} with non-validators = ~${chatsPerValidator}; a non-validator ${MIN_VALIDATORS}; ${(VALIDATORS * vpChats / 2 + NON_VALIDATORS * MIN_VALIDATORS).toLocaleString('en')} in all`)
 log(`  memory for chats: a validator ~${(chatsPerValidator * perChatKiB / 1024).toFixed(0)} MiB, a non-validator ~${(MIN_VALIDATORS * perChatKiB / 1024).toFixed(1)} MiB (on top of ~${idleMiB.toFixed(0)} MiB per node process)`)
-log(`  gossip at a validator: ~${entriesPerPeriod.toLocaleString('en')} entries received (and about as many sent) per period -> ~${(entriesPerPeriod * usPerEntry / 1e6 / (DISCOVERY_PERIOD / 1000) * 100).toFixed(1)} % of a core, both directions and the transport included`)
+const core = (entries: number): string => `${(entries * usPerEntry / 1e6 / (DISCOVERY_PERIOD / 1000) * 100).toFixed(1)} % of a core`
+const fanoutEntries = DISCOVERY_FANOUT * chatsPerValidator
+log(`  gossip at a validator, Fabric's way (every chat asked every period): ~${entriesPerPeriod.toLocaleString('en')} entries received (and about as many sent) per period -> ~${core(entriesPerPeriod)}, both directions and the transport included`)
+log(`  gossip at a validator with discoveryFanout ${DISCOVERY_FANOUT} (the default): ~${fanoutEntries.toLocaleString('en')} entries per period -> ~${core(fanoutEntries)}`)
 log(`  touch loop: ${tick.median.toFixed(2)} ms per ${TOUCH_PERIOD / 1000} s tick = ${(tick.median / TOUCH_PERIOD * 100).toFixed(3)} % of a core`)
 process.exit(0)
