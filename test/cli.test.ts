@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -152,5 +152,40 @@ security:
     assert.equal(id.stdout, `${a.peerId}\n`)
     assert.equal(orphan.code, 1)
     assert.equal(orphan.stdout, 'transaction cli-tx-3: FAILURE - no validator is connected to forward the transaction to\n')
+  })
+})
+
+describe('fabric-peer command line', () => {
+  it('options before the command are refused with the command line reordered, and -h or --help first shows the top-level help', async () => {
+    const [configFirst, helpFirst, help, optionOnly] = await Promise.all([
+      runCli(['--config', 'my core.yaml', 'node', 'start']),
+      runCli(['-h', 'node']),
+      runCli(['--help']),
+      runCli(['--json'])
+    ])
+
+    assert.equal(configFirst.code, 1)
+    assert.equal(configFirst.stderr, 'fabric-peer: options go after the command: fabric-peer node start --config \'my core.yaml\'\n')
+    assert.equal(helpFirst.code, 0, helpFirst.stderr)
+    assert.match(helpFirst.stdout, /^fabric-peer: a Hyperledger Fabric v0\.6 peer on libp2p\n\nUsage: fabric-peer <command> \[options\]/)
+    assert.equal(help.stdout, helpFirst.stdout)
+    assert.equal(optionOnly.code, 1)
+    assert.match(optionOnly.stderr, /^fabric-peer: options go after the command: fabric-peer <command> --json\n\nfabric-peer: a Hyperledger/)
+  })
+
+  it('under a Node older than 22 it exits 1 with one line, before loading libp2p or touching the data directory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fabric-cli-node-'))
+
+    try {
+      // what process.versions says under Node 20; the check runs before anything else loads
+      const res = await runCli(['id', '--data', join(dir, 'peer')], { NODE_OPTIONS: '--import=data:text/javascript,Object.defineProperty(process.versions,\'node\',{value:\'20.11.1\'})' })
+
+      assert.equal(res.code, 1)
+      assert.equal(res.stderr, 'fabric-peer: needs Node.js 22 or newer (libp2p 3 does), this is v20.11.1\n')
+      assert.equal(res.stdout, '')
+      await assert.rejects(access(join(dir, 'peer')))
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -1,6 +1,6 @@
-#!/usr/bin/env node
 /**
- * `fabric-peer`: Fabric v0.6's `peer` command for the libp2p service.
+ * `fabric-peer`: Fabric v0.6's `peer` command for the libp2p service (run by
+ * `bin.ts` once it has checked the Node version).
  *
  *     fabric-peer node start [--config core.yaml] [--data DIR] [--listen MA] ...
  *     fabric-peer network list
@@ -185,7 +185,7 @@ const GROUPS: Record<string, string> = {
 function mainHelp (): string {
   return `fabric-peer: a Hyperledger Fabric v0.6 peer on libp2p
 
-Usage: fabric-peer <command> [options]
+Usage: fabric-peer <command> [options]   (options after the command)
 
 Commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`).join('\n')}
@@ -216,16 +216,15 @@ function flagValues (values: Record<string, any>, keys: Record<string, string>):
 }
 
 async function main (argv: string[], print: Printer): Promise<void> {
-  const words = argv.filter(a => !a.startsWith('-'))
-  const first = words[0]
+  const first = argv[0]
 
-  if (first == null || first === 'help') {
-    if (argv.length === 0 || first === 'help' || argv.includes('--help') || argv.includes('-h')) {
-      print.out(mainHelp())
-      return
-    }
+  if (first == null || first === 'help' || first === '--help' || first === '-h') {
+    print.out(mainHelp())
+    return
+  }
 
-    throw new UsageError(`unknown option ${argv[0]}\n\n${mainHelp()}`)
+  if (first.startsWith('-')) {
+    throw new UsageError(optionsFirst(argv))
   }
 
   const name = Object.keys(COMMANDS).find(n => n.split(' ').every((w, i) => argv[i] === w))
@@ -256,6 +255,24 @@ async function main (argv: string[], print: Printer): Promise<void> {
   }
 
   await command.run(values, print)
+}
+
+/** `fabric-peer --config x.yaml node start`: say where options go, with the command line reordered when there is a command in it */
+function optionsFirst (argv: string[]): string {
+  for (const name of Object.keys(COMMANDS)) {
+    const words = name.split(' ')
+    const at = argv.findIndex((_, i) => words.every((w, j) => argv[i + j] === w))
+
+    if (at > 0) {
+      return `options go after the command: fabric-peer ${[...words, ...argv.slice(0, at), ...argv.slice(at + words.length)].map(shellWord).join(' ')}`
+    }
+  }
+
+  return `options go after the command: fabric-peer <command> ${argv.map(shellWord).join(' ')}\n\n${mainHelp()}`
+}
+
+function shellWord (word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll('\'', '\'\\\'\'')}'`
 }
 
 const print: Printer = {
