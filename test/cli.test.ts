@@ -189,3 +189,69 @@ describe('fabric-peer command line', () => {
     }
   })
 })
+
+describe('fabric-peer node start: startup and shutdown', () => {
+  let dir: string
+  const nodes: CliNode[] = []
+
+  before(async () => { dir = await mkdtemp(join(tmpdir(), 'fabric-cli-start-')) })
+  after(async () => {
+    await Promise.all(nodes.map(async n => n.stop('SIGKILL')))
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** Wait until the node has created its data directory: it is inside node start, not yet running */
+  async function starting (data: string, node: CliNode, timeout = 20_000): Promise<void> {
+    const deadline = Date.now() + timeout
+
+    while (await access(data).then(() => false, () => true)) {
+      if (node.child.exitCode != null || Date.now() > deadline) {
+        throw new Error(`the node did not create ${data}\nstdout:\n${node.stdout}\nstderr:\n${node.stderr}`)
+      }
+
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
+  }
+
+  it('SIGTERM while the node starts stops it cleanly once it runs: exit 0, the data directory free', async () => {
+    const data = join(dir, 'early')
+    const node = new CliNode(['--data', data, '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', '127.0.0.1:0'])
+    nodes.push(node)
+    await starting(data, node)
+
+    const code = await node.stop('SIGTERM')
+
+    assert.equal(code, 0, `stdout:\n${node.stdout}\nstderr:\n${node.stderr}`)
+    assert.match(node.stdout, /^SIGTERM: stopping - closing 0 chats and saving the discovery list$/m)
+    assert.match(node.stdout, /^stopped cleanly/m)
+    const id = await runCli(['id', '--data', data])
+    assert.equal(id.code, 0, id.stderr)
+    assert.match(id.stdout, /^12D3KooW\w+\n$/)
+  })
+
+  it('a second signal while the node starts exits 1 at once', async () => {
+    const data = join(dir, 'twice')
+    const node = new CliNode(['--data', data, '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', 'off'])
+    nodes.push(node)
+    await starting(data, node)
+
+    const exited = new Promise<number | null>(resolve => node.child.once('exit', resolve))
+    // two signals sent at once would arrive as one: the second goes once the first is taken
+    const remembered = new Promise<void>(resolve => {
+      const check = (): void => {
+        if (node.stdout.includes('SIGINT: stopping')) {
+          node.child.stdout?.off('data', check)
+          resolve()
+        }
+      }
+      node.child.stdout?.on('data', check)
+    })
+    node.child.kill('SIGINT')
+    await Promise.race([remembered, exited])
+    node.child.kill('SIGINT')
+    const code = await Promise.race([exited, new Promise(resolve => setTimeout(resolve, 15_000, 'timeout'))])
+
+    assert.equal(code, 1, `stdout:\n${node.stdout}\nstderr:\n${node.stderr}`)
+    assert.match(node.stderr, /^SIGINT again: exiting/m)
+  })
+})

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util'
 import { CONFIG_KEYS, envName, loadConfig } from './config.js'
 import { CliError, UsageError } from './errors.js'
 import { TRANSACTION_TYPE_NAMES } from './commands.js'
+import { awaitingStopSignal } from './signals.js'
 import type { ConfigValue } from './config.js'
 import type { Printer } from './node-start.js'
 import type { ParseArgsConfig } from 'node:util'
@@ -39,7 +40,7 @@ const COMMANDS: Record<string, Command> = {
 Runs one peer on an embedded LevelDB data directory, with a persisted
 identity. Prints its PeerId, listen addresses, admin and metrics URLs, and a
 line per chat opened or closed. SIGINT/SIGTERM stop it cleanly (chats closed,
-discovery list saved); a second signal exits at once.
+discovery list saved), also while it starts; a second signal exits at once.
 
 Options (each sets a core.yaml key; flags override env, env overrides the file):
   --config FILE        a core.yaml with the keys below
@@ -293,12 +294,10 @@ for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
   })
 }
 
-const keepRunning = (): boolean => process.listenerCount('SIGINT') > 0
-
 main(process.argv.slice(2), print).then(() => {
   // a running node lives until a signal; other commands are done (an idle
   // keep-alive socket must not hold the process)
-  if (!keepRunning()) {
+  if (!awaitingStopSignal()) {
     process.exit()
   }
 }, (err: Error) => {

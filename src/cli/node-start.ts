@@ -18,6 +18,7 @@ import { STOP_TIMEOUT } from './constants.js'
 import { openDataDirOrExplain } from './data-dir.js'
 import { CliError } from './errors.js'
 import { serveJson, serveText } from './http.js'
+import { catchStopSignals, onStopSignal } from './signals.js'
 import type { PeerConfig } from './config.js'
 import type { DataDir } from '../identity.js'
 import type { FabricPeer, SecurityInit } from '../index.js'
@@ -34,6 +35,8 @@ export interface Printer {
  * the process then lives until a signal stops it.
  */
 export async function nodeStart (config: PeerConfig, print: Printer): Promise<void> {
+  // a signal while starting stops the node once it runs (the bin catches them earlier still)
+  catchStopSignals()
   const dataDir = resolve(config.dataDir)
   const data = await openDataDirOrExplain(dataDir)
   const started: Array<{ close(): Promise<void> }> = []
@@ -114,7 +117,7 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
     print.out('ready (Ctrl-C to stop)')
     headerPrinted = true
     early.forEach(line => { print.out(line) })
-    stopOnSignals(node, data, started, config.persist, print)
+    onStopSignal(stopper(node, data, started, config.persist, print))
   } catch (err) {
     await Promise.allSettled(started.map(async s => s.close()))
     await Promise.resolve(node?.stop()).catch(() => {})
@@ -128,7 +131,7 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
  * and saves the discovery list in beforeStop), close the servers and the
  * datastore, exit 0. A second signal, or STOP_TIMEOUT, exits at once with 1.
  */
-function stopOnSignals (node: Libp2p<{ fabric: FabricPeer }>, data: DataDir, servers: Array<{ close(): Promise<void> }>, persist: boolean, print: Printer): void {
+function stopper (node: Libp2p<{ fabric: FabricPeer }>, data: DataDir, servers: Array<{ close(): Promise<void> }>, persist: boolean, print: Printer): (signal: NodeJS.Signals) => void {
   let stopping = false
 
   const stop = (signal: NodeJS.Signals): void => {
@@ -158,8 +161,7 @@ function stopOnSignals (node: Libp2p<{ fabric: FabricPeer }>, data: DataDir, ser
     })
   }
 
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  return stop
 }
 
 /**
