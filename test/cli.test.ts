@@ -3,6 +3,7 @@ import { access, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { printable } from '../src/cli/printable.js'
 import { CliNode, rawHttp, runCli } from './helpers/cli.js'
 
 describe('fabric-peer CLI: two nodes, one from core.yaml and one from CORE_* env', () => {
@@ -187,6 +188,20 @@ describe('fabric-peer command line', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+
+  it('peer text is printed on one line: control characters escaped, length bounded', () => {
+    assert.equal(printable('disconnected by peer: bye'), 'disconnected by peer: bye')
+    assert.equal(printable('bye\n+ chat with 12D3KooWforged (validator, inbound)'), 'bye\\n+ chat with 12D3KooWforged (validator, inbound)')
+    assert.equal(printable('\x1b[2J\x1b]0;owned\x07\r\t\x00\x7f\x85\x9b'), '\\x1b[2J\\x1b]0;owned\\x07\\r\\t\\x00\\x7f\\x85\\x9b')
+    assert.equal(printable('a\u2028b\u202ec'), 'a\\u2028b\\u202ec')
+    assert.equal(printable('é ✓ 🙂'), 'é ✓ 🙂')
+
+    const long = printable('x'.repeat(1024))
+    assert.equal(long, `${'x'.repeat(200)}…`)
+    // an escape is never cut in half
+    assert.equal(printable(`${'x'.repeat(198)}\x1b`), `${'x'.repeat(198)}…`)
+    assert.ok(printable('\n'.repeat(1024)).length <= 201)
   })
 })
 

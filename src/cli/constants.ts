@@ -20,3 +20,6 @@ export const STOP_TIMEOUT = 20_000
 
 /** The longest duration a key may have: 2^31-1 ms (~24.8 days), the longest delay a Node timer takes; a longer one fires after 1 ms */
 export const MAX_DURATION = 2 ** 31 - 1
+
+/** Most characters of a peer's own text (a disconnect reason, hello fields) printed on one line */
+export const PEER_TEXT_MAX = 200

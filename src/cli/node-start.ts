@@ -18,6 +18,7 @@ import { STOP_TIMEOUT } from './constants.js'
 import { openDataDirOrExplain } from './data-dir.js'
 import { CliError } from './errors.js'
 import { serveJson, serveText } from './http.js'
+import { printable } from './printable.js'
 import { catchStopSignals, onStopSignal } from './signals.js'
 import type { PeerConfig } from './config.js'
 import type { DataDir } from '../identity.js'
@@ -85,11 +86,12 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
     fabric.addEventListener('peer:established', (evt) => {
       event(`+ chat with ${evt.detail.peerId} (${role(evt.detail.endpoint.type)}, ${evt.detail.initiated ? 'outbound' : 'inbound'})`)
     })
+    // reasons may carry a peer's own text (a DISC_DISCONNECT payload, hello fields)
     fabric.addEventListener('peer:closed', (evt) => {
-      event(`- chat with ${evt.detail.peerId} closed: ${evt.detail.reason}`)
+      event(`- chat with ${evt.detail.peerId} closed: ${printable(evt.detail.reason)}`)
     })
     fabric.addEventListener('peer:rejected', (evt) => {
-      event(`! rejected ${evt.detail.peerId}: ${evt.detail.reason}`)
+      event(`! rejected ${evt.detail.peerId}: ${printable(evt.detail.reason)}`)
     })
 
     const admin = config.admin == null ? undefined : await serveJson(config.admin, adminRoutes(fabric), 'admin API')
