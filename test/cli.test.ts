@@ -269,4 +269,18 @@ describe('fabric-peer node start: startup and shutdown', () => {
     assert.equal(code, 1, `stdout:\n${node.stdout}\nstderr:\n${node.stderr}`)
     assert.match(node.stderr, /^SIGINT again: exiting/m)
   })
+
+  it('with --announce, listening: shows the bound addresses and announce: the announced ones', async () => {
+    const node = new CliNode(['--data', join(dir, 'announced'), '--listen', '/ip4/127.0.0.1/tcp/0', '--announce', '/ip4/10.1.2.3/tcp/7051,/dns4/peer.example/tcp/7051', '--admin', 'off'])
+    nodes.push(node)
+    const { peerId, address } = await node.ready()
+
+    assert.match(address, new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/[1-9]\\d*/p2p/${peerId}$`))
+    assert.deepEqual(node.stdout.match(/^listening: .*$/gm), [`listening:  ${address}`])
+    assert.deepEqual(node.stdout.match(/^announce: .*$/gm), [
+      `announce:   /ip4/10.1.2.3/tcp/7051/p2p/${peerId}`,
+      `announce:   /dns4/peer.example/tcp/7051/p2p/${peerId}`
+    ])
+    assert.equal(await node.stop('SIGTERM'), 0, node.stderr)
+  })
 })

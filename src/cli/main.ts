@@ -38,9 +38,10 @@ const COMMANDS: Record<string, Command> = {
     usage: `fabric-peer node start [options]
 
 Runs one peer on an embedded LevelDB data directory, with a persisted
-identity. Prints its PeerId, listen addresses, admin and metrics URLs, and a
-line per chat opened or closed. SIGINT/SIGTERM stop it cleanly (chats closed,
-discovery list saved), also while it starts; a second signal exits at once.
+identity. Prints its PeerId, listen addresses (and announced ones with
+--announce), admin and metrics URLs, and a line per chat opened or closed.
+SIGINT/SIGTERM stop it cleanly (chats closed, discovery list saved), also
+while it starts; a second signal exits at once.
 
 Options (each sets a core.yaml key; flags override env, env overrides the file):
   --config FILE        a core.yaml with the keys below

@@ -24,6 +24,7 @@ import type { PeerConfig } from './config.js'
 import type { DataDir } from '../identity.js'
 import type { FabricPeer, SecurityInit } from '../index.js'
 import type { Libp2p } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface Printer {
   out(line: string): void
@@ -50,6 +51,8 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
     const registry = config.metrics == null ? undefined : new Registry()
 
     node = await createLibp2p({
+      // started below, once the listeners are watched
+      start: false,
       privateKey: data.privateKey,
       datastore: data.datastore,
       logger,
@@ -78,6 +81,9 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
       throw new CliError(`cannot start the node: ${startFailure(err)}`)
     })
 
+    // the bound addresses: getMultiaddrs() are the announced ones when --announce is given
+    const listening: Multiaddr[] = []
+    node.addEventListener('transport:listening', (evt) => { listening.push(...evt.detail.getAddrs()) })
     const fabric = node.services.fabric
     // chats may open while the servers start: their lines wait for the header
     const early: string[] = []
@@ -94,6 +100,12 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
       event(`! rejected ${evt.detail.peerId}: ${printable(evt.detail.reason)}`)
     })
 
+    try {
+      await node.start()
+    } catch (err: any) {
+      throw new CliError(`cannot start the node: ${startFailure(err)}`)
+    }
+
     const admin = config.admin == null ? undefined : await serveJson(config.admin, adminRoutes(fabric), 'admin API')
     started.push(...(admin == null ? [] : [admin]))
     const metrics = config.metrics == null || registry == null
@@ -105,8 +117,14 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
     print.out(`PeerId:     ${node.peerId}`)
     print.out(`data:       ${dataDir} (LevelDB, height ${ledger.height})`)
 
-    for (const addr of node.getMultiaddrs()) {
-      print.out(`listening:  ${addr}`)
+    for (const addr of listening) {
+      print.out(`listening:  ${addr.encapsulate(`/p2p/${node.peerId}`)}`)
+    }
+
+    if (config.announce.length > 0) {
+      for (const addr of node.getMultiaddrs()) {
+        print.out(`announce:   ${addr}`)
+      }
     }
 
     print.out(`root nodes: ${config.rootNodes.length === 0 ? '(none)' : config.rootNodes.join(', ')}`)
