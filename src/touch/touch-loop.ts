@@ -173,14 +173,17 @@ export class TouchLoop implements Startable {
       room = Math.min(room, this.validatorsNeeded())
     }
 
-    for (const node of this.order(missing, now)) {
-      if (dialed.length >= room) {
-        break
-      }
+    if (room > 0) {
+      // enough candidates for the room left, counting those already being dialed
+      for (const node of this.order(missing, now, room + this.dialing.size)) {
+        if (dialed.length >= room) {
+          break
+        }
 
-      if (!this.dialing.has(node.peerId.toString())) {
-        dialed.push(node.peerId)
-        this.dial(node)
+        if (!this.dialing.has(node.peerId.toString())) {
+          dialed.push(node.peerId)
+          this.dial(node)
+        }
       }
     }
 
@@ -208,16 +211,17 @@ export class TouchLoop implements Startable {
    * touchPeriod after learning of it (in case it does not know us) first.
    * Root nodes are dialed at once.
    */
-  private order (missing: DiscoveryNode[], now: number): DiscoveryNode[] {
+  private order (missing: DiscoveryNode[], now: number, limit: number): DiscoveryNode[] {
     const due = missing.filter(node => node.nextDialAt <= now && (node.root || !this.init.validator || this.dialsFirst(node) || now - node.addedAt >= this.init.touchPeriod))
 
+    // a random `limit` of them, not a shuffle of thousands every tick
     if (this.init.validator) {
-      return sample(due, due.length)
+      return sample(due, limit)
     }
 
-    const validators = due.filter(n => n.type === PeerEndpoint.Type.VALIDATOR)
-    const unknown = due.filter(n => n.type !== PeerEndpoint.Type.VALIDATOR)
-    return [...sample(validators, validators.length), ...sample(unknown, unknown.length)]
+    const validators = sample(due.filter(n => n.type === PeerEndpoint.Type.VALIDATOR), limit)
+    const unknown = validators.length >= limit ? [] : sample(due.filter(n => n.type !== PeerEndpoint.Type.VALIDATOR), limit - validators.length)
+    return [...validators, ...unknown]
   }
 
   private dialsFirst (node: DiscoveryNode): boolean {
