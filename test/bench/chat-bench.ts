@@ -175,7 +175,7 @@ export async function broadcastRate (peers: number, count: number): Promise<numb
           waiting = waiting.filter(p => { try { source.services.fabric.unicast(msg, p); return false } catch { return true } })
         }
       }
-      if (i % 64 === 63) await new Promise(resolve => setImmediate(resolve))
+      if (i % 256 === 255) await new Promise(resolve => setImmediate(resolve))
     }
 
     await finished
