@@ -71,13 +71,19 @@ if (mode === 'netns' || mode === 'all') {
     console.info(`\n[${elapsed()}] netns: 6 validators + 4 non-validators, each in its own network namespace on a bridge; SIGKILLs, restarts, links cut and restored`)
     print('netns', await runChaos({ netns: true, duration, seed: seed + 1, progress: line => { console.info(line) } }))
 
-    if (!support.netem) {
-      console.info(`\n[${elapsed()}] netns, 16 nodes with 50 ms delay and 1 % loss: SKIPPED - ${support.netemReason}`)
-      console.info('  measuring the same 16 nodes in namespaces without delay or loss instead:')
+    let impairment: { delay?: number, loss?: number }
+    if (support.netem) {
+      impairment = { delay: 50, loss: 1 }
+      console.info(`\n[${elapsed()}] netns: 16 nodes (12 validators, 4 non-validators), 50 ms delay and 1 % loss on every link (tc netem)`)
+    } else if (support.iptablesLoss) {
+      impairment = { loss: 1 }
+      console.info(`\n[${elapsed()}] netns: 16 nodes (12 validators, 4 non-validators), 1 % loss each way on every node (iptables statistic); the 50 ms delay is SKIPPED - ${support.netemReason}`)
     } else {
-      console.info(`\n[${elapsed()}] netns: 16 nodes (12 validators, 4 non-validators), 50 ms delay and 1 % loss on every link`)
+      impairment = {}
+      console.info(`\n[${elapsed()}] netns, 16 nodes with 50 ms delay and 1 % loss: SKIPPED - ${support.netemReason}, and no iptables for loss`)
+      console.info('  measuring the same 16 nodes in namespaces without delay or loss instead:')
     }
-    const h = await Harness.create({ netns: support.netem ? { delay: 50, loss: 1 } : true, progress: line => { console.info(line) }, defaults: { fabric: { discoveryPeriod: 1_000, touchPeriod: 2_000 } } })
+    const h = await Harness.create({ netns: impairment, progress: line => { console.info(line) }, defaults: { fabric: { discoveryPeriod: 1_000, touchPeriod: 2_000 } } })
     try {
       const t0 = Date.now()
       await h.start([{ name: 'vp0', root: true }, ...Array.from({ length: 11 }, (_, i) => ({ name: `vp${i + 1}` })), ...Array.from({ length: 4 }, (_, i) => ({ name: `nvp${i}`, validator: false }))])

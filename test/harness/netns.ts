@@ -71,22 +71,24 @@ function removeStale (): void {
  * Can this machine run nodes in namespaces, and with netem? Says why not.
  * Creates and removes a test namespace, bridge and veth pair.
  */
-export function netnsSupport (): { ok: boolean, reason?: string, netem: boolean, netemReason?: string } {
-  if (process.platform !== 'linux') return { ok: false, reason: `network namespaces are Linux-only (this is ${process.platform})`, netem: false }
-  if (process.getuid?.() !== 0) return { ok: false, reason: 'creating network namespaces needs root', netem: false }
+export function netnsSupport (): { ok: boolean, reason?: string, netem: boolean, netemReason?: string, iptablesLoss: boolean } {
+  if (process.platform !== 'linux') return { ok: false, reason: `network namespaces are Linux-only (this is ${process.platform})`, netem: false, iptablesLoss: false }
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'creating network namespaces needs root', netem: false, iptablesLoss: false }
   for (const tool of ['ip', 'tc']) {
-    if (tryRun(tool, ['-V']) != null) return { ok: false, reason: `\`${tool}\` not found: apt-get install iproute2`, netem: false }
+    if (tryRun(tool, ['-V']) != null) return { ok: false, reason: `\`${tool}\` not found: apt-get install iproute2`, netem: false, iptablesLoss: false }
   }
   removeStale()
   const id = `${PREFIX}${process.pid.toString(36)}-t`
   const ns = `${id}check`
   try {
     const fail = tryRun('ip', ['netns', 'add', ns]) ?? tryRun('ip', ['link', 'add', `${id}a`, 'type', 'veth', 'peer', 'name', `${id}b`])
-    if (fail != null) return { ok: false, reason: `cannot create a network namespace and veth pair here: ${fail}`, netem: false }
+    if (fail != null) return { ok: false, reason: `cannot create a network namespace and veth pair here: ${fail}`, netem: false, iptablesLoss: false }
     const netemFail = tryRun('tc', ['qdisc', 'add', 'dev', `${id}a`, 'root', 'netem', 'delay', '1ms'])
+    // without netem, random loss can still come from iptables' statistic match
+    const iptablesLoss = tryRun('ip', ['netns', 'exec', ns, 'iptables', '-A', 'OUTPUT', '-m', 'statistic', '--mode', 'random', '--probability', '0.01', '-j', 'DROP']) == null
     return netemFail == null
-      ? { ok: true, netem: true }
-      : { ok: true, netem: false, netemReason: `tc netem is not available (${netemFail}): this kernel has no sch_netem` }
+      ? { ok: true, netem: true, iptablesLoss }
+      : { ok: true, netem: false, netemReason: `tc netem is not available (${netemFail}): this kernel has no sch_netem`, iptablesLoss }
   } finally {
     tryRun('ip', ['link', 'del', `${id}a`])
     tryRun('ip', ['netns', 'del', ns])
@@ -102,6 +104,8 @@ export class Netns {
   private readonly options: NetnsOptions
   private torn = false
   private readonly k: number
+  /** How loss is made: netem where the kernel has it, else iptables' statistic match in each namespace */
+  readonly lossVia: 'netem' | 'iptables'
   private readonly onExit = (): void => { this.teardown() }
   private readonly onSignal = (signal: NodeJS.Signals): void => {
     this.teardown()
@@ -113,9 +117,13 @@ export class Netns {
   constructor (options: NetnsOptions = {}) {
     const support = netnsSupport()
     if (!support.ok) throw new Error(`netns mode is not available: ${support.reason}`)
-    if ((options.delay ?? 0) > 0 || (options.loss ?? 0) > 0) {
-      if (!support.netem) throw new Error(`netns delay/loss is not available: ${support.netemReason}`)
+    if ((options.delay ?? 0) > 0 && !support.netem) {
+      throw new Error(`netns delay is not available: ${support.netemReason}`)
     }
+    if ((options.loss ?? 0) > 0 && !support.netem && !support.iptablesLoss) {
+      throw new Error(`netns loss is not available: ${support.netemReason}, and iptables' statistic match does not work here (apt-get install iptables)`)
+    }
+    this.lossVia = support.netem ? 'netem' : 'iptables'
     this.options = options
     const k = Netns.count++
     this.k = k
@@ -147,7 +155,14 @@ export class Netns {
     ip('-n', host.ns, 'link', 'set', peer, 'up')
     ip('-n', host.ns, 'link', 'set', 'lo', 'up')
     const { delay = 0, loss = 0 } = this.options
-    if (delay > 0 || loss > 0) {
+    if (this.lossVia === 'iptables') {
+      if (loss > 0) {
+        // both directions: the node drops this share of what it sends and of what it receives
+        for (const chain of ['OUTPUT', 'INPUT']) {
+          execFileSync('ip', ['netns', 'exec', host.ns, 'iptables', '-A', chain, '-m', 'statistic', '--mode', 'random', '--probability', String(loss / 100), '-j', 'DROP'])
+        }
+      }
+    } else if (delay > 0 || loss > 0) {
       // both directions: the node's egress inside its namespace, its ingress on the host side
       const netem = ['root', 'netem', 'delay', `${delay}ms`, 'loss', `${loss}%`]
       execFileSync('tc', ['qdisc', 'add', 'dev', host.link, ...netem])
