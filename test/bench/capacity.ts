@@ -17,6 +17,7 @@ import { createMessage } from '../../src/message.js'
 import { Message, PeerEndpoint, PeersMessage } from '../../src/pb/fabric.js'
 import { Harness } from '../harness/index.js'
 import { touchTickCost } from './network-bench.js'
+import { memoryPerChatEnd } from './process-bench.js'
 
 const VALIDATORS = 100
 const NON_VALIDATORS = 1_000
@@ -26,26 +27,9 @@ const cpuOf = (h: Harness, names: string[]): number => h.statuses().filter(s => 
 log(`capacity measurements (Node ${process.version}); the model: ${VALIDATORS} validators, ${NON_VALIDATORS} non-validators`)
 
 // ---- memory per chat, one end: a hub process with K chats from spokes in other processes
-let perChatKiB: number
-let idleMiB: number
-{
-  const spokes = 60
-  const h = await Harness.create({ nodesPerProcess: 20, defaults: { persistent: false, engine: 'none', fabric: { touchPeriod: 0 } } })
-  try {
-    await h.start([{ name: 'hub' }])
-    await h.start(Array.from({ length: spokes }, (_, i) => ({ name: `s${i}` })))
-    await new Promise(resolve => setTimeout(resolve, 1_000))
-    const before = (await h.refresh()).find(s => s.name === 'hub')!.rss
-    for (let i = 0; i < spokes; i++) await h.dial(`s${i}`, 'hub')
-    await new Promise(resolve => setTimeout(resolve, 2_000))
-    const after = (await h.refresh()).find(s => s.name === 'hub')!.rss
-    perChatKiB = (after - before) / spokes / 1024
-    idleMiB = before / 2 ** 20
-    log(`  memory: ${perChatKiB.toFixed(0)} KiB of RSS per established chat at one end (connection, Noise, yamux, chat buffers), ${spokes} chats into one node process; the process at rest: ${idleMiB.toFixed(0)} MiB`)
-  } finally {
-    await h.close()
-  }
-}
+const spokes = 60
+const { perChatKiB, idleMiB } = await memoryPerChatEnd(spokes)
+log(`  memory: ${perChatKiB.toFixed(0)} KiB of RSS per established chat at one end (connection, Noise, yamux, chat buffers), ${spokes} chats into one node process; the process at rest: ${idleMiB.toFixed(0)} MiB`)
 
 // ---- gossip in a meshed network, default periods: CPU per DISC_PEERS entry handled
 let usPerEntry: number

@@ -1,10 +1,9 @@
 /**
- * P2-P4 and memory: the Chat against a raw libp2p stream with the same framing,
+ * P2-P4: the Chat against a raw libp2p stream with the same framing,
  * measured in the same process.
  * - P2: 1 MiB messages one way, MB/s
  * - P3: round trips of a 100-byte message, median and p99
  * - P4: one validator broadcasting 100-byte messages to 15 peers, deliveries/s
- * - memory: RSS per established chat
  */
 
 import { once } from 'node:events'
@@ -182,26 +181,5 @@ export async function broadcastRate (peers: number, count: number): Promise<numb
     return total / ((performance.now() - start) / 1000)
   } finally {
     await Promise.all([source.stop(), ...sinks.map(async s => s.stop())])
-  }
-}
-
-/** Memory: RSS per established chat, from `count` chats between pairs of nodes in this process (both ends counted) */
-export async function memoryPerChat (count: number): Promise<{ perChatKiB: number, perNodeKiB: number }> {
-  const nodes: FabricNode[] = []
-  const rss = (): number => { (globalThis as any).gc?.(); return process.memoryUsage().rss }
-
-  try {
-    const hub = await chatNode()
-    nodes.push(hub)
-    const spokes = await Promise.all(Array.from({ length: count }, async () => chatNode()))
-    nodes.push(...spokes)
-    await new Promise(resolve => setTimeout(resolve, 200))
-    const before = rss()
-    for (const s of spokes) await s.services.fabric.chatWithPeer(hub.getMultiaddrs())
-    await new Promise(resolve => setTimeout(resolve, 500))
-    const after = rss()
-    return { perChatKiB: (after - before) / count / 1024, perNodeKiB: before / nodes.length / 1024 }
-  } finally {
-    await Promise.all(nodes.map(async n => n.stop()))
   }
 }

@@ -130,3 +130,24 @@ export function pct (xs: number[], p: number): number {
 }
 
 export function median (xs: number[]): number { return pct(xs, 0.5) }
+
+/**
+ * RSS per established chat at one end: a hub node in one process receives
+ * `spokes` chats from nodes in other processes; the hub process's RSS before
+ * and after, and at rest.
+ */
+export async function memoryPerChatEnd (spokes: number): Promise<{ perChatKiB: number, idleMiB: number }> {
+  const h = await Harness.create({ nodesPerProcess: 20, defaults: { persistent: false, engine: 'none', fabric: { touchPeriod: 0 } } })
+  try {
+    await h.start([{ name: 'hub' }])
+    await h.start(Array.from({ length: spokes }, (_, i) => ({ name: `s${i}` })))
+    await new Promise(resolve => setTimeout(resolve, 1_000))
+    const before = (await h.refresh()).find(s => s.name === 'hub')!.rss
+    for (let i = 0; i < spokes; i++) await h.dial(`s${i}`, 'hub')
+    await new Promise(resolve => setTimeout(resolve, 2_000))
+    const after = (await h.refresh()).find(s => s.name === 'hub')!.rss
+    return { perChatKiB: (after - before) / spokes / 1024, idleMiB: before / 2 ** 20 }
+  } finally {
+    await h.close()
+  }
+}

@@ -14,10 +14,10 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
-import { bigMessages, broadcastRate, memoryPerChat, roundTrips } from './chat-bench.js'
+import { bigMessages, broadcastRate, roundTrips } from './chat-bench.js'
 import { barChart, lineChart } from './charts.js'
 import { convergence, PERIODS, rejoin, touchTickCost } from './network-bench.js'
-import { median as medianOf, pct, processBenchmarks } from './process-bench.js'
+import { median as medianOf, memoryPerChatEnd, pct, processBenchmarks } from './process-bench.js'
 import { chatRate, grpcRate, rawLibp2pRate, rawTcpRate } from './p1-rate.js'
 import type { RateResult } from './p1-rate.js'
 
@@ -207,12 +207,12 @@ console.info(`libp2p-fabric-peer benchmarks${quick ? ' (quick)' : ''} on ${machi
 
 // ---- memory ----
 {
-  const chats = quick ? 10 : 50
-  section(`Memory: RSS per established chat (${chats} chats)`)
-  const mem = await memoryPerChat(chats)
-  console.info(`  ${mem.perChatKiB.toFixed(0)} KiB per chat (both ends and the connection), ${(mem.perNodeKiB / 1024).toFixed(1)} MiB per idle node`)
-  report.memory = mem
-  md.push('## Memory', '', `${mem.perChatKiB.toFixed(0)} KiB of RSS per established chat (both ends and their connection: Noise, yamux, buffers), ${(mem.perNodeKiB / 1024).toFixed(1)} MiB per idle node, measured with ${chats} chats in one process.`, '')
+  const spokes = quick ? 20 : 60
+  section(`Memory: RSS per established chat at one end (a node process receiving ${spokes} chats from other processes)`)
+  const mem = await memoryPerChatEnd(spokes)
+  console.info(`  ${mem.perChatKiB.toFixed(0)} KiB per chat at one end; the node process at rest ${mem.idleMiB.toFixed(0)} MiB`)
+  report.memory = { spokes, ...mem }
+  md.push('## Memory', '', `${mem.perChatKiB.toFixed(0)} KiB of RSS per established chat at one end (its connection, Noise and yamux state, buffers, chat queues), measured as the RSS growth of one node process receiving ${spokes} chats from nodes in other processes; that process at rest: ${mem.idleMiB.toFixed(0)} MiB. See docs/capacity.md for what this means for 100 validators and 1 000 non-validators.`, '')
 }
 
 // ---- report ----
