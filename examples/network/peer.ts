@@ -71,8 +71,9 @@ const node = await createLibp2p({
       // a short window: a SIGKILL loses at most this much of the list's changes
       persistDelay: 250,
       ledger,
-      // a restarted validator waits two touch periods before it sequences: by then the others know it is back
-      engine: config.validator ? noopsEngine({ ledger, logger: defaultLogger(), settleTime: 2 * config.touchPeriod }) : undefined
+      // a restarted validator (it comes back on its old port) waits two touch periods before it
+      // sequences: by then the others know it is back. A fresh network has nothing to wait for
+      engine: config.validator ? noopsEngine({ ledger, logger: defaultLogger(), settleTime: config.port !== 0 ? 2 * config.touchPeriod : 0 }) : undefined
     })
   }
 })
