@@ -363,33 +363,26 @@ export class FabricPeer extends TypedEventEmitter<FabricPeerEvents> implements S
   }
 
   async onDrain (peer: PeerId, options: AbortOptions = {}): Promise<void> {
-    const handler = this.handlers.get(peer.toString())
-
-    if (handler == null) {
-      throw new NotEstablishedError(`No established chat with ${peer}`)
-    }
-
-    await handler.chat.onDrain(options)
+    await this.establishedWith(peer).chat.onDrain(options)
   }
 
   async flush (peer: PeerId, options: AbortOptions = {}): Promise<void> {
-    const handler = this.handlers.get(peer.toString())
-
-    if (handler == null) {
-      throw new NotEstablishedError(`No established chat with ${peer}`)
-    }
-
-    await handler.chat.flushed(options)
+    await this.establishedWith(peer).chat.flushed(options)
   }
 
   unicast (msg: Message, peer: PeerId): void {
+    this.establishedWith(peer).sendMessage(msg)
+  }
+
+  /** The established chat's handler, or NotEstablishedError */
+  private establishedWith (peer: PeerId): PeerHandler {
     const handler = this.handlers.get(peer.toString())
 
     if (handler == null) {
       throw new NotEstablishedError(`No established chat with ${peer}`)
     }
 
-    handler.sendMessage(msg)
+    return handler
   }
 
   /**
