@@ -30,18 +30,6 @@ export interface Convergence {
   processes: number
 }
 
-/** CPU µs used so far by all node processes (a process hosting several nodes counted once) */
-function cpuOf (h: Harness): number {
-  const seen = new Set<unknown>()
-  let sum = 0
-  for (const n of h.up()) {
-    if (seen.has(n.worker)) continue
-    seen.add(n.worker)
-    sum += n.status?.cpuMicros ?? 0
-  }
-  return sum
-}
-
 /**
  * P5: `n` validators as child processes (`perProcess` each), all but the root
  * knowing only the root, with Fabric's default periods; time to a full mesh.
@@ -54,7 +42,7 @@ export async function convergence (n: number, options: { timeout?: number, perPr
     await h.start(Array.from({ length: n - 1 }, (_, i) => ({ name: `vp${i + 1}` })), { timeout: 120_000 })
     const allUp = Date.now()
     await h.refresh()
-    const cpu0 = cpuOf(h)
+    const cpu0 = h.cpuMicros()
     const ms = await h.waitFor(h.fullMesh(), options.timeout ?? 120_000)
     await h.refresh()
     const statuses = h.statuses()
@@ -64,7 +52,7 @@ export async function convergence (n: number, options: { timeout?: number, perPr
       sinceFirstStart: (allUp - firstStart + ms) / 1000,
       failedDials: statuses.reduce((sum, s) => sum + s.failedDials, 0),
       dialErrors: statuses.reduce<Record<string, number>>((all, s) => { for (const [k, v] of Object.entries(s.dialErrors)) all[k] = (all[k] ?? 0) + v; return all }, {}),
-      cpuSeconds: (cpuOf(h) - cpu0) / 1e6,
+      cpuSeconds: (h.cpuMicros() - cpu0) / 1e6,
       chats: n * (n - 1) / 2,
       processes: new Set(h.all().map(x => x.worker)).size
     }

@@ -252,9 +252,14 @@ export class Harness {
     const init: WorkerInit = { specs, statusInterval: this.init.statusInterval ?? 500 }
     const wrap = this.netns != null ? this.netns.wrap(specs[0].name) : this.init.wrap?.(specs)
     const args = [this.workerScript!, JSON.stringify(init)]
-    const child = wrap == null || wrap.length === 0
-      ? fork(args[0], args.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execPath: process.execPath, execArgv: this.init.nodeOptions ?? [] })
-      : fork(args[0], args.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execPath: wrap[0], execArgv: [...wrap.slice(1), process.execPath, ...this.init.nodeOptions ?? []] })
+    // wrapped: `wrap[0] ...wrap[1..] node [nodeOptions] worker.mjs init`
+    const wrapped = wrap != null && wrap.length > 0
+    const child = fork(args[0], args.slice(1), {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      execPath: wrapped ? wrap[0] : process.execPath,
+      execArgv: [...(wrapped ? [...wrap.slice(1), process.execPath] : []), ...(this.init.nodeOptions ?? [])]
+    })
     const log = createWriteStream(join(this.dir, 'logs', `${names.length > 3 ? `${names[0]}-${names[names.length - 1]}` : names.join('+')}.log`), { flags: 'a' })
     log.write(`--- ${new Date().toISOString()} starting ${names.join(', ')}${wrap != null ? ` via ${wrap.join(' ')}` : ''}\n`)
     child.stdout?.pipe(log, { end: false })
@@ -369,18 +374,10 @@ export class Harness {
   }
 
   private async runInline (hosts: Map<string, NodeHost>, cmd: Command): Promise<unknown> {
-    const host = hosts.get((cmd as { node?: string }).node ?? '')
-    if (host == null) throw new HarnessError(`${cmd.cmd}: no such node here`)
-    switch (cmd.cmd) {
-      case 'submit': return host.submit(cmd.txid, cmd.payload)
-      case 'blast': return host.blast(cmd.to, cmd.count, cmd.size, cmd.raw)
-      case 'broadcast': return host.broadcast(cmd.count, cmd.size)
-      case 'expect': return host.expect(cmd.total, cmd.raw, cmd.timeout)
-      case 'rtt': return host.rtt(cmd.to, cmd.count, cmd.size, cmd.raw)
-      case 'dial': return host.dial(cmd.to)
-      case 'ledger': return host.ledgerSummary()
-      default: throw new HarnessError(`${cmd.cmd} is not run inline`)
-    }
+    if (cmd.cmd === 'status' || cmd.cmd === 'stop') throw new HarnessError(`${cmd.cmd} is not run inline`)
+    const host = hosts.get(cmd.node)
+    if (host == null) throw new HarnessError(`${cmd.cmd}: no node ${cmd.node} here`)
+    return host.run(cmd)
   }
 
   /** Latest statuses of the nodes that are up (inline nodes are read now) */
@@ -390,6 +387,18 @@ export class Harness {
       if (inline != null) n.status = inline.status()
       return n.status!
     }).filter(s => s != null)
+  }
+
+  /** CPU µs used so far by the processes of the live nodes (a process hosting several counted once), as of the latest statuses */
+  cpuMicros (): number {
+    const seen = new Set<Worker | undefined>()
+    let sum = 0
+    for (const n of this.up()) {
+      if (seen.has(n.worker)) continue
+      seen.add(n.worker)
+      sum += n.status?.cpuMicros ?? 0
+    }
+    return sum
   }
 
   /** Ask every worker for a fresh status now */

@@ -17,7 +17,7 @@ import { createLibp2p } from 'libp2p'
 import { encodeFrames, FrameDecoder, framedLength } from '../../src/chat/frames.js'
 import { openDataDir } from '../../src/identity.js'
 import { createMessage, DatastoreLedger, fabricPeer, Message, noopsEngine, PeerEndpoint, responseText, SendQueueFullError, Transaction } from '../../src/index.js'
-import type { NodeEvent, NodeStatus, ResolvedSpec, TxResult } from './protocol.js'
+import type { NodeCommand, NodeEvent, NodeStatus, ResolvedSpec, TxResult } from './protocol.js'
 import type { FabricPeer, HandlerFactory } from '../../src/index.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -186,6 +186,19 @@ export class NodeHost {
       rawReceivedBytes: this.counters.rawReceivedBytes,
       cpuMicros: cpu.user + cpu.system,
       rss: process.memoryUsage().rss
+    }
+  }
+
+  /** Run a harness command for this node (from the worker's IPC, or inline) */
+  async run (cmd: NodeCommand): Promise<unknown> {
+    switch (cmd.cmd) {
+      case 'submit': return this.submit(cmd.txid, cmd.payload)
+      case 'blast': return this.blast(cmd.to, cmd.count, cmd.size, cmd.raw)
+      case 'broadcast': return this.broadcast(cmd.count, cmd.size)
+      case 'expect': return this.expect(cmd.total, cmd.raw, cmd.timeout)
+      case 'rtt': return this.rtt(cmd.to, cmd.count, cmd.size, cmd.raw)
+      case 'dial': return this.dial(cmd.to)
+      case 'ledger': return this.ledgerSummary()
     }
   }
 

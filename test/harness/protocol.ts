@@ -110,8 +110,8 @@ export interface NodeEvent {
   detail?: string
 }
 
-export type Command =
-  | { id: number, cmd: 'status' }
+/** What one node is asked to do (NodeHost.run) */
+export type NodeCommand =
   | { id: number, cmd: 'submit', node: string, txid: string, payload?: string }
   | { id: number, cmd: 'blast', node: string, to: string, count: number, size: number, raw?: boolean }
   | { id: number, cmd: 'broadcast', node: string, count: number, size: number }
@@ -119,6 +119,10 @@ export type Command =
   | { id: number, cmd: 'rtt', node: string, to: string, count: number, size: number, raw?: boolean }
   | { id: number, cmd: 'dial', node: string, to: string[] }
   | { id: number, cmd: 'ledger', node: string }
+
+export type Command =
+  | NodeCommand
+  | { id: number, cmd: 'status' }
   | { id: number, cmd: 'stop', node?: string }
 
 export type Reply =

@@ -57,13 +57,6 @@ function host (name: string): NodeHost {
 async function run (msg: Command): Promise<unknown> {
   switch (msg.cmd) {
     case 'status': return statuses()
-    case 'submit': return host(msg.node).submit(msg.txid, msg.payload)
-    case 'blast': return host(msg.node).blast(msg.to, msg.count, msg.size, msg.raw)
-    case 'broadcast': return host(msg.node).broadcast(msg.count, msg.size)
-    case 'expect': return host(msg.node).expect(msg.total, msg.raw, msg.timeout)
-    case 'rtt': return host(msg.node).rtt(msg.to, msg.count, msg.size, msg.raw)
-    case 'dial': return host(msg.node).dial(msg.to)
-    case 'ledger': return host(msg.node).ledgerSummary()
     case 'stop':
       if (msg.node != null) {
         await host(msg.node).stop()
@@ -73,6 +66,7 @@ async function run (msg: Command): Promise<unknown> {
       await stopAll()
       setImmediate(() => process.exit(process.exitCode ?? 0))
       return undefined
+    default: return host(msg.node).run(msg)
   }
 }
 
