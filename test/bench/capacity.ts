@@ -8,9 +8,13 @@
  *   that network
  */
 
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
 import { DISCOVERY_FANOUT, DISCOVERY_PERIOD, MIN_VALIDATORS, TOUCH_PERIOD } from '../../src/constants.js'
 import { Discovery } from '../../src/discovery/discovery.js'
 import { createMessage } from '../../src/message.js'
@@ -18,11 +22,11 @@ import { Message, PeerEndpoint, PeersMessage } from '../../src/pb/fabric.js'
 import { Harness } from '../harness/index.js'
 import { touchTickCost } from './network-bench.js'
 import { memoryPerChatEnd } from './process-bench.js'
+import type { Libp2p } from '@libp2p/interface'
 
 const VALIDATORS = 100
 const NON_VALIDATORS = 1_000
 const log = (line: string): void => { console.info(line) }
-const cpuOf = (h: Harness, names: string[]): number => h.statuses().filter(s => names.includes(s.name)).reduce((n, s) => n + s.cpuMicros, 0)
 
 log(`capacity measurements (Node ${process.version}); the model: ${VALIDATORS} validators, ${NON_VALIDATORS} non-validators`)
 
@@ -43,14 +47,12 @@ let usPerEntry: number
     await h.waitFor(h.fullMesh(), 120_000)
     await new Promise(resolve => setTimeout(resolve, DISCOVERY_PERIOD))
     const names = h.all().map(x => x.spec.name)
-    // processes are shared: take each worker once
-    const firsts = [...new Map(h.all().map(x => [x.worker, x.spec.name])).values()]
     await h.refresh()
-    const cpu0 = cpuOf(h, firsts)
+    const cpu0 = h.cpuMicros()
     const window = 4 * DISCOVERY_PERIOD
     await new Promise(resolve => setTimeout(resolve, window))
     await h.refresh()
-    const cpu = cpuOf(h, firsts) - cpu0
+    const cpu = h.cpuMicros() - cpu0
     // every node asks each of its n-1 chats once per period and each answers with n-1 entries
     const entries = n * (n - 1) * (n - 1) * (window / DISCOVERY_PERIOD)
     usPerEntry = cpu / entries
@@ -78,6 +80,28 @@ let usPerEntry: number
     for (const e of PeersMessage.decode(Message.decode(bytes).payload).peers) discovery.addEndpoint(e)
   }
   log(`  gossip handling alone: ${((performance.now() - t0) * 1000 / rounds / peers.length).toFixed(1)} µs per entry to encode, decode and check a ${peers.length}-entry DISC_PEERS (the rest of the figure above is transport)`)
+}
+
+// ---- one connection, both ends in this process: dial (TCP, Noise, yamux) and close, warm
+{
+  const make = async (): Promise<Libp2p> => createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { inboundConnectionThreshold: 1e6, maxIncomingPendingConnections: 1e6 }
+  })
+  const [a, b] = await Promise.all([make(), make()])
+  try {
+    const dials = 300
+    for (let i = 0; i < 30; i++) await (await a.dial(b.getMultiaddrs())).close()
+    const cpu0 = process.cpuUsage()
+    for (let i = 0; i < dials; i++) await (await a.dial(b.getMultiaddrs())).close()
+    const cpu = process.cpuUsage(cpu0)
+    log(`  a connection: ${((cpu.user + cpu.system) / 1000 / dials).toFixed(1)} ms of CPU for both ends (${dials} dials and closes in one process)`)
+  } finally {
+    await Promise.all([a.stop(), b.stop()])
+  }
 }
 
 // ---- the touch loop of a validator in the modelled network
