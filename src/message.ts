@@ -1,3 +1,4 @@
+import { PeerRejectedError } from './errors.js'
 import { Message } from './pb/fabric.js'
 import type { Timestamp } from './pb/fabric.js'
 
@@ -14,5 +15,19 @@ export function createMessage (type: Message.Type, payload: Uint8Array = new Uin
     timestamp: timestampNow(),
     payload: payload as Uint8Array<ArrayBuffer>,
     signature: new Uint8Array(0)
+  }
+}
+
+/**
+ * Decode a message's payload, or reject the peer that sent it: a payload that
+ * does not decode is a protocol violation.
+ *
+ * @throws {PeerRejectedError}
+ */
+export function decodePayload<T, O> (codec: { decode(buf: Uint8Array, opts?: O): T }, payload: Uint8Array, what: string, opts?: O): T {
+  try {
+    return codec.decode(payload, opts)
+  } catch (err: any) {
+    throw new PeerRejectedError(`undecodable ${what} payload: ${err.message}`)
   }
 }

@@ -270,8 +270,7 @@ describe('Discovery: backoff and new addresses', () => {
     const id = await randomPeerId()
     d.addNode(await addrOf(1, id), PeerEndpoint.Type.VALIDATOR)
     const node = d.get(id)!
-    node.failures = 4
-    node.nextDialAt = Date.now() + 60_000
+    for (let i = 0; i < 4; i++) d.dialFailed(id)
 
     d.addEndpoint({ ID: { name: id.toString() }, address: await addrOf(1, id), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) })
     assert.ok(node.nextDialAt > Date.now(), 'a known address does not reset the backoff')

@@ -1,7 +1,7 @@
 import { InvalidMessageError } from '@libp2p/interface'
 import { pEvent } from 'p-event'
 import { raceSignal } from 'race-signal'
-import { CLOSE_TIMEOUT, MAX_BATCH_BYTES, MAX_MESSAGE_SIZE, MAX_MUXER_WINDOW, RECEIVE_QUEUE_SIZE, SEND_QUEUE_BYTES, SEND_QUEUE_SIZE } from '../constants.js'
+import { CLOSE_TIMEOUT, MAX_BATCH_BYTES, MAX_MESSAGE_SIZE, MAX_MUXER_WINDOW, RECEIVE_QUEUE_SIZE, SEND_QUEUE_BYTES, SEND_QUEUE_SIZE, SEND_STALL_TIMEOUT } from '../constants.js'
 import { ChatClosedError, InvalidFrameError, SendQueueFullError } from '../errors.js'
 import { Message } from '../pb/fabric.js'
 import { encodeFrames, encodeMessage, FrameDecoder, framedLength } from './frames.js'
@@ -21,6 +21,14 @@ export interface ChatStreamInit {
   receiveQueueSize?: number
   /** Bytes of decoded frames buffered for the reader before the stream is paused */
   receiveQueueBytes?: number
+  /** Frames waiting with nothing written for this long (ms) mean the peer has stopped reading */
+  sendStallTimeout?: number
+  /**
+   * Called once when the peer has stopped reading (see `sendStallTimeout`):
+   * found by a send that meets a full queue, whoever sends, or by a timer
+   * while the queue waits for the stream to drain. The owner disconnects it.
+   */
+  onStall?(chat: ChatStream): void
   /** Applied to every message `send` is given (signing, when security is on) */
   signer?(msg: Message): Message
   /**
@@ -70,6 +78,11 @@ export class ChatStream implements AsyncIterable<Message> {
   private readonly receiveQueueBytes: number
   private readonly signer?: (msg: Message) => Message
   private readonly counters?: MessageCounters
+  private readonly sendStallTimeout: number
+  private readonly onStall?: (chat: ChatStream) => void
+  /** Checks for a stall while the queue waits for drain; at most one armed */
+  private stallTimer?: ReturnType<typeof setTimeout>
+  private stallReported = false
   private inboxBytes = 0
   private closing = false
   private iterating = false
@@ -103,6 +116,9 @@ export class ChatStream implements AsyncIterable<Message> {
     this.receiveQueueBytes = init.receiveQueueBytes ?? 2 * this.maxMessageSize
     this.signer = init.signer
     this.counters = init.counters
+    this.sendStallTimeout = init.sendStallTimeout ?? SEND_STALL_TIMEOUT
+    this.onStall = init.onStall
+    this.checkStall = this.checkStall.bind(this)
     this.decoder = new FrameDecoder(this.maxMessageSize)
     // while paused the muxer still delivers the window it granted before (up to
     // MAX_MUXER_WINDOW); the stream resets if its read buffer overflows, so make
@@ -122,6 +138,7 @@ export class ChatStream implements AsyncIterable<Message> {
     })
     stream.addEventListener('close', (evt) => {
       this.endInbox(evt.error)
+      clearTimeout(this.stallTimer)
       this.idle?.resolve()
       this.notifyRoom()
     })
@@ -133,11 +150,38 @@ export class ChatStream implements AsyncIterable<Message> {
   }
 
   /**
-   * Whether frames have been waiting with nothing written for `timeout` ms: the
-   * peer is not reading (its window is shut), not merely slower than we write.
+   * Whether frames have been waiting with nothing written for
+   * `sendStallTimeout`: the peer is not reading (its window is shut), not
+   * merely slower than we write.
    */
-  stalled (timeout: number, now = Date.now()): boolean {
-    return this.queued > 0 && now - this.lastProgress > timeout
+  stalled (now = Date.now()): boolean {
+    return this.queued > 0 && now - this.lastProgress > this.sendStallTimeout
+  }
+
+  /** Tell the owner, once, that the peer has stopped reading */
+  private reportStall (): void {
+    if (this.stallReported || this.closing) {
+      return
+    }
+
+    this.stallReported = true
+    this.log('%p has read nothing for %dms with %d frames waiting', this.remotePeer, this.sendStallTimeout, this.queued)
+    this.onStall?.(this)
+  }
+
+  /** While waiting for drain: report a stall, or look again when one would be due */
+  private checkStall (): void {
+    this.stallTimer = undefined
+
+    if (!this.waitingForDrain || this.closing) {
+      return
+    }
+
+    if (this.stalled()) {
+      this.reportStall()
+    } else {
+      this.stallTimer = setTimeout(this.checkStall, this.sendStallTimeout - (Date.now() - this.lastProgress) + 1)
+    }
   }
 
   /** Whether frames can still be sent */
@@ -249,6 +293,12 @@ export class ChatStream implements AsyncIterable<Message> {
         this.counters.queueFull++
       }
 
+      // the same for every sender, ours or an engine's: a peer that has
+      // stopped reading is reported, one that is merely slow is not
+      if (this.stalled()) {
+        this.reportStall()
+      }
+
       throw new SendQueueFullError(`Send queue to ${this.remotePeer} is full (${this.queued} frames, ${this.queuedBytes} bytes)`)
     }
   }
@@ -341,6 +391,7 @@ export class ChatStream implements AsyncIterable<Message> {
    */
   async close (options: AbortOptions = {}): Promise<void> {
     this.closing = true
+    clearTimeout(this.stallTimer)
     this.notifyRoom()
     const signal = options.signal ?? AbortSignal.timeout(CLOSE_TIMEOUT)
 
@@ -427,6 +478,8 @@ export class ChatStream implements AsyncIterable<Message> {
    */
   private waitForDrain (): void {
     this.waitingForDrain = true
+    // one timer for many drain waits: it looks again only when a stall could be due
+    this.stallTimer ??= setTimeout(this.checkStall, this.sendStallTimeout - (Date.now() - this.lastProgress) + 1)
     pEvent(this.stream, 'drain', { rejectionEvents: ['close'] }).then(() => {
       this.waitingForDrain = false
       this.flush()

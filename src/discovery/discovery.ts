@@ -1,34 +1,53 @@
 import { InvalidParametersError, peerDiscoverySymbol } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
-import { DISCOVERY_TAG, DISCOVERY_TAG_VALUE, MAX_ADDRESSES_PER_NODE, PEER_TYPE_METADATA } from '../constants.js'
+import { peerIdOf } from '../addresses.js'
+import { DIAL_BACKOFF_INITIAL, DIAL_BACKOFF_MAX, DISCOVERY_TAG, DISCOVERY_TAG_VALUE, MAX_ADDRESSES_PER_NODE, PEER_TYPE_METADATA } from '../constants.js'
 import { PeerEndpoint } from '../pb/fabric.js'
 import type { Logger, PeerData, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerStore } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-/** A node in the discovery list */
+/**
+ * A node in the discovery list. Only {@link Discovery} changes it: what is
+ * learned of the node through its methods, the outcome of dials through
+ * `dialSucceeded`/`dialFailed`, chats through `seen`.
+ */
 export interface DiscoveryNode {
   readonly peerId: PeerId
   /** Dialable addresses, each ending in `/p2p/<peerId>`, at most MAX_ADDRESSES_PER_NODE */
-  addresses: Multiaddr[]
+  readonly addresses: readonly Multiaddr[]
   /** Addresses gossip never evicts: a root node's configured address, the address in the node's own hello */
-  readonly pinned: Set<string>
+  readonly pinned: ReadonlySet<string>
   /** VALIDATOR or NON_VALIDATOR once known, else UNDEFINED */
-  type: PeerEndpoint.Type
+  readonly type: PeerEndpoint.Type
   /** The role came from the node's own hello: gossip cannot change it */
-  typeConfirmed: boolean
+  readonly typeConfirmed: boolean
   /** A configured root node: never expires, always admitted */
-  root: boolean
+  readonly root: boolean
   /** When it entered the list (ms) */
   readonly addedAt: number
   /** We have had a chat with it */
-  connected: boolean
+  readonly connected: boolean
   /** Last time we had a chat with it, heard of it from a peer (while it was not failing), or added it (ms) */
-  lastSeen: number
+  readonly lastSeen: number
   /** Dial failures since the last success */
-  failures: number
+  readonly failures: number
   /** Not to be dialed before this time (ms): the backoff after a failure */
+  readonly nextDialAt: number
+}
+
+/** The node as Discovery keeps it */
+interface Node {
+  readonly peerId: PeerId
+  addresses: Multiaddr[]
+  readonly pinned: Set<string>
+  type: PeerEndpoint.Type
+  typeConfirmed: boolean
+  root: boolean
+  readonly addedAt: number
+  connected: boolean
+  lastSeen: number
+  failures: number
   nextDialAt: number
 }
 
@@ -43,6 +62,10 @@ export interface DiscoveryComponents {
 export interface DiscoveryInit {
   /** Most nodes the list holds */
   maxEntries: number
+  /** The wait after a node's first failed dial, doubled per failure in a row (default DIAL_BACKOFF_INITIAL) */
+  backoffInitial?: number
+  /** The longest wait between dials of a failing node (default DIAL_BACKOFF_MAX) */
+  backoffMax?: number
   log: Logger
   /** Called when the list's membership, pinned addresses or roles change */
   onChange?(): void
@@ -67,7 +90,7 @@ type Source = 'user' | 'root' | 'hello' | 'gossip'
 export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerDiscovery {
   private readonly components: DiscoveryComponents
   private readonly init: DiscoveryInit
-  private readonly nodes = new Map<string, DiscoveryNode>()
+  private readonly nodes = new Map<string, Node>()
   /** At most one pending peer store write per peer, the latest state wins */
   private readonly storeQueue = new Map<string, { peerId: PeerId, data: PeerData }>()
   private storeWorker?: Promise<void>
@@ -148,7 +171,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
    * @returns true if it was in the list
    */
   removeNode (ref: NodeRef): boolean {
-    const node = this.get(ref)
+    const node = this.find(ref)
 
     if (node == null) {
       return false
@@ -179,6 +202,51 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
 
   /** The node's entry */
   get (ref: NodeRef): DiscoveryNode | undefined {
+    return this.find(ref)
+  }
+
+  /** A chat with the node is established: it is alive */
+  seen (ref: NodeRef, now = Date.now()): void {
+    const node = this.find(ref)
+
+    if (node != null) {
+      node.lastSeen = now
+    }
+  }
+
+  /** A dial of the node worked: no backoff */
+  dialSucceeded (ref: NodeRef): void {
+    const node = this.find(ref)
+
+    if (node != null) {
+      node.failures = 0
+      node.nextDialAt = 0
+    }
+  }
+
+  /**
+   * A dial of the node failed: it is not dialed again for an exponentially
+   * growing, jittered time (backoffInitial x 2^(failures-1) x 0.5-1.5, at most
+   * backoffMax).
+   *
+   * @returns ms until it is due again (0 when it is not in the list)
+   */
+  dialFailed (ref: NodeRef): number {
+    const node = this.find(ref)
+
+    if (node == null) {
+      return 0
+    }
+
+    node.failures++
+    const initial = this.init.backoffInitial ?? DIAL_BACKOFF_INITIAL
+    const jittered = initial * 2 ** (node.failures - 1) * (0.5 + Math.random())
+    const wait = Math.round(Math.min(this.init.backoffMax ?? DIAL_BACKOFF_MAX, jittered))
+    node.nextDialAt = Date.now() + wait
+    return wait
+  }
+
+  private find (ref: NodeRef): Node | undefined {
     const key = keyOf(ref)
     return key == null ? undefined : this.nodes.get(key)
   }
@@ -212,7 +280,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
         return false
       }
 
-      const fresh: DiscoveryNode = {
+      const fresh: Node = {
         peerId,
         addresses: [addr],
         pinned: new Set(source === 'root' || source === 'hello' ? [addr.toString()] : []),
@@ -292,7 +360,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       return false
     }
 
-    let victim: DiscoveryNode | undefined
+    let victim: Node | undefined
 
     for (const node of this.nodes.values()) {
       if (node.root || node.connected || node.typeConfirmed) {
@@ -312,12 +380,12 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     return victim != null
   }
 
-  private delete (node: DiscoveryNode): void {
+  private delete (node: Node): void {
     this.nodes.delete(node.peerId.toString())
     this.queueStoreWrite(node.peerId, { tags: { [DISCOVERY_TAG]: undefined } })
   }
 
-  private writePeerStore (node: DiscoveryNode): void {
+  private writePeerStore (node: Node): void {
     this.queueStoreWrite(node.peerId, {
       tags: { [DISCOVERY_TAG]: { value: DISCOVERY_TAG_VALUE } },
       metadata: { [PEER_TYPE_METADATA]: Uint8Array.of(typeNumber(node.type)) }
@@ -365,17 +433,6 @@ export function sample<T> (items: T[], n: number): T[] {
   }
 
   return items.slice(0, k)
-}
-
-/** The PeerId at the end of a multiaddr, if any */
-export function peerIdOf (addr: Multiaddr): PeerId | undefined {
-  const id = addr.getComponents().findLast(c => c.name === 'p2p')?.value
-
-  try {
-    return id == null ? undefined : peerIdFromString(id)
-  } catch {
-    return undefined
-  }
 }
 
 /**

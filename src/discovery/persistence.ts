@@ -1,6 +1,12 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { Key } from 'interface-datastore'
-import { PeersAddresses } from '../pb/fabric.js'
-import type { Logger } from '@libp2p/interface'
+import { peerIdOf } from '../addresses.js'
+import { PeerEndpoint, PeersAddresses } from '../pb/fabric.js'
+import { rememberedType } from './discovery.js'
+import type { Discovery } from './discovery.js'
+import type { Logger, PeerStore } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 
 export interface DiscoveryListStoreInit {
@@ -110,4 +116,37 @@ export class DiscoveryListStore {
 
     await this.writing
   }
+}
+
+/**
+ * Fabric's `initDiscovery`: the persisted list (with the roles the peer store
+ * remembers), then the root nodes. The touch loop's first tick chats with them.
+ */
+export async function restoreDiscovery (discovery: Discovery, peerStore: PeerStore, persisted: string[], rootNodes: Multiaddr[], log: Logger): Promise<void> {
+  const byPeer = new Map<string, Multiaddr[]>()
+
+  for (const address of persisted) {
+    try {
+      const addr = multiaddr(address)
+      const id = peerIdOf(addr)?.toString()
+
+      if (id != null) {
+        byPeer.set(id, [...(byPeer.get(id) ?? []), addr])
+      }
+    } catch (err: any) {
+      log('skipping persisted address %s - %s', address, err.message)
+    }
+  }
+
+  // one peer store read per node for the role it remembers
+  for (const [id, addrs] of byPeer) {
+    const type = await rememberedType(peerStore, peerIdFromString(id))
+    addrs.forEach(addr => discovery.addNode(addr, type))
+  }
+
+  for (const addr of rootNodes) {
+    discovery.addNode(addr, PeerEndpoint.Type.UNDEFINED, true)
+  }
+
+  log('discovery starts with %d nodes (%d root nodes)', discovery.size, rootNodes.length)
 }

@@ -39,8 +39,6 @@ export interface TouchLoopInit {
   concurrency: number
   validator: boolean
   minValidators: number
-  backoffInitial: number
-  backoffMax: number
   expireAfter: number
   log: Logger
   onTick?(tick: TouchTick): void
@@ -152,7 +150,7 @@ export class TouchLoop implements Startable {
 
     for (const node of discovery.values()) {
       if (this.components.isEstablished(node.peerId)) {
-        node.lastSeen = now
+        discovery.seen(node.peerId, now)
         established++
       } else if (!node.root && now - node.lastSeen > this.init.expireAfter) {
         expired.push(node.peerId)
@@ -256,8 +254,7 @@ export class TouchLoop implements Startable {
 
       try {
         await this.components.dial(node, options)
-        node.failures = 0
-        node.nextDialAt = 0
+        this.components.discovery.dialSucceeded(node.peerId)
         const took = performance.now() - started
         this.fastestDial = Math.min(this.fastestDial, took)
         const slow = Math.max(SLOW_DIAL_FLOOR, Math.min(SLOW_DIAL_FACTOR * this.fastestDial, SLOW_DIAL_CEILING))
@@ -281,9 +278,8 @@ export class TouchLoop implements Startable {
           this.queue.concurrency = Math.max(1, Math.floor(this.queue.concurrency / 2))
         }
 
-        node.failures++
-        node.nextDialAt = Date.now() + this.backoff(node.failures)
-        this.init.log('touch: dial %p failed (%d in a row), next try in %dms - %s', node.peerId, node.failures, node.nextDialAt - Date.now(), err.message)
+        const wait = this.components.discovery.dialFailed(node.peerId)
+        this.init.log('touch: dial %p failed (%d in a row), next try in %dms - %s', node.peerId, node.failures, wait, err.message)
       }
     }, { peerId: node.peerId, signal: this.shutdown.signal })
       .catch(() => {
@@ -292,11 +288,5 @@ export class TouchLoop implements Startable {
       .finally(() => {
         this.dialing.delete(key)
       })
-  }
-
-  /** initial x 2^(failures-1), jittered by 0.5-1.5x, never above backoffMax */
-  private backoff (failures: number): number {
-    const jittered = this.init.backoffInitial * 2 ** (failures - 1) * (0.5 + Math.random())
-    return Math.round(Math.min(this.init.backoffMax, jittered))
   }
 }

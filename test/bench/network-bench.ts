@@ -13,7 +13,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Discovery } from '../../src/discovery/discovery.js'
 import { DISCOVERY_PERIOD, PeerEndpoint, TOUCH_PERIOD } from '../../src/index.js'
 import { TouchLoop } from '../../src/touch/touch-loop.js'
-import { Harness } from '../harness/index.js'
+import { Harness } from '../../src/testing/index.js'
 import type { PeerId, PeerStore } from '@libp2p/interface'
 
 export interface Convergence {
@@ -54,7 +54,7 @@ export async function convergence (n: number, options: { timeout?: number, perPr
       dialErrors: statuses.reduce<Record<string, number>>((all, s) => { for (const [k, v] of Object.entries(s.dialErrors)) all[k] = (all[k] ?? 0) + v; return all }, {}),
       cpuSeconds: (h.cpuMicros() - cpu0) / 1e6,
       chats: n * (n - 1) / 2,
-      processes: new Set(h.all().map(x => x.worker)).size
+      processes: new Set(h.all().map(x => x.pid)).size
     }
   } finally {
     await h.close()
@@ -105,7 +105,7 @@ export async function touchTickCost (entries = 10_000, established = 1_000, tick
     isEstablished: (peerId) => chats.has(peerId.toString()),
     // dials never complete: the loop's own work is what is measured
     dial: async () => new Promise(() => {})
-  }, { touchPeriod: TOUCH_PERIOD, touchMaxNodes: 100, concurrency: 8, validator: true, minValidators: 2, backoffInitial: 5_000, backoffMax: 300_000, expireAfter: 3_600_000, log })
+  }, { touchPeriod: TOUCH_PERIOD, touchMaxNodes: 100, concurrency: 8, validator: true, minValidators: 2, expireAfter: 3_600_000, log })
 
   const times: number[] = []
   for (let i = 0; i < ticks; i++) {

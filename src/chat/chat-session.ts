@@ -4,55 +4,51 @@ import { pEvent } from 'p-event'
 import { raceSignal } from 'race-signal'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
-import { Uint8ArrayList } from 'uint8arraylist'
 import { CLOSE_TIMEOUT } from '../constants.js'
 import { checkHelloEndpoint } from '../endpoint.js'
-import { ChatClosedError, InvalidFrameError, PeerRejectedError, SendQueueFullError } from '../errors.js'
-import { createMessage } from '../message.js'
-import { BlockchainInfo, HelloMessage, Message, PeersMessage } from '../pb/fabric.js'
+import { ChatClosedError, InvalidFrameError, PeerRejectedError } from '../errors.js'
+import { createMessage, decodePayload } from '../message.js'
+import { BlockchainInfo, HelloMessage, Message } from '../pb/fabric.js'
+import { RateWindow } from './rate-window.js'
 import type { ChatStream } from './chat-stream.js'
+import type { PeerExchange } from './peer-exchange.js'
 import type { MessageHandler } from '../index.js'
 import type { PeerEndpoint } from '../pb/fabric.js'
-import type { Logger, PeerId } from '@libp2p/interface'
+import type { PeerGuard } from '../security/peer-guard.js'
+import type { Counter, Logger, PeerId } from '@libp2p/interface'
 
 /** Whether a newly established chat is kept, and why not */
 export type Registration = { kept: true } | { kept: false, reason: string }
 
-/** What a chat needs from the service that owns it */
-export interface ChatCoordinator {
+/**
+ * What a chat needs from outside `src/chat/` is only the engine and the
+ * security checks; the rest is the chat registry that owns it.
+ */
+export interface ChatSessionContext {
+  /** How long the peer has to send an acceptable DISC_HELLO */
   readonly helloTimeout: number
-  /** Most endpoints accepted in one DISC_PEERS */
-  readonly maxPeersPerMessage: number
-  /** A peer's DISC_PEERS is processed, and its DISC_GET_PEERS answered, at most once per this many ms */
-  readonly peerExchangeInterval: number
+  /** Messages the peer may send per second before its chat is paused */
+  readonly maxMessagesPerSecond: number
+  /** Counts the seconds in which a peer went over its rate */
+  readonly throttled?: Counter
+  /** Signatures, membership, the validator set */
+  readonly guard: PeerGuard
+  /** DISC_GET_PEERS and DISC_PEERS */
+  readonly exchange: PeerExchange
   /** Our hello: our endpoint and our ledger's summary */
   localHello(): Promise<HelloMessage>
-  /** Our established peers (a bounded sample), for DISC_PEERS */
-  peersToShare(): PeersMessage
   /** The engine's handler for a chat that has just been established, if there is an engine */
   createEngineHandler(chat: ChatStream): MessageHandler | undefined
   /** Record an established chat, unless policy or a duplicate chat says otherwise */
-  register(handler: PeerHandler): Registration
+  register(session: ChatSession): Registration
   /** Forget a chat that has ended */
-  deregister(handler: PeerHandler): void
-  /** A message arrived on an established chat and has been handled */
-  messageReceived(handler: PeerHandler, msg: Message): void
-  /** Endpoints a peer sent in DISC_PEERS */
-  peersReceived(handler: PeerHandler, peers: PeerEndpoint[]): void
-  /** A peer broke the protocol */
-  peerRejected(handler: PeerHandler, reason: string): void
-  /** Security is on: messages are signed and verified */
-  readonly secure: boolean
-  /** Why a received message must be rejected under security (signature, freshness); undefined when it passes or security is off */
-  checkMessage(pkiID: Uint8Array, msg: Message): Promise<string | undefined> | undefined
-  /** Why a peer that said hello may not chat with us (membership, validator set); undefined when it may, at once when security is off */
-  admitPeer(endpoint: PeerEndpoint, remotePeer: PeerId): Promise<string | undefined> | undefined
+  deregister(session: ChatSession): void
   /** Settles when another chat with the same peer that is still in its hello exchange has registered or failed */
-  replacementFor(handler: PeerHandler): Promise<void>
-  /** Count a message from the peer against its rate: 0 to go on, or how many ms to wait first */
-  admit(handler: PeerHandler): number
-  /** A peer's send queue is full or has stalled: disconnect it if it has stopped reading */
-  sendQueueFull(handler: PeerHandler): void
+  replacementFor(session: ChatSession): Promise<void>
+  /** A peer broke the protocol */
+  rejected(session: ChatSession, reason: string): void
+  /** A message arrived on an established chat and has been handled */
+  delivered(session: ChatSession, msg: Message): void
 }
 
 export type ChatState = 'created' | 'established' | 'closed'
@@ -64,11 +60,12 @@ const YIELD_EVERY = 256
 export const DUPLICATE_CHAT = 'duplicate chat'
 
 /**
- * The peer layer's own handler for one chat (Fabric's `peer.Handler`): runs the
- * hello exchange, answers DISC_GET_PEERS, takes DISC_PEERS and DISC_DISCONNECT,
- * and hands every other message to the engine's handler.
+ * One chat with one peer, as the peer layer runs it (Fabric's `peer.Handler`):
+ * the hello exchange, the peer's message rate, signature checks, the peer
+ * exchange (DISC_GET_PEERS, DISC_PEERS), DISC_DISCONNECT, and every other
+ * message handed to the engine's handler.
  */
-export class PeerHandler implements MessageHandler {
+export class ChatSession implements MessageHandler {
   readonly chat: ChatStream
   readonly remotePeer: PeerId
   readonly initiated: boolean
@@ -80,7 +77,8 @@ export class PeerHandler implements MessageHandler {
   /** Resolves with the remote endpoint when the hello exchange completes; rejects if the chat ends before */
   readonly established: Promise<PeerEndpoint>
 
-  private readonly coordinator: ChatCoordinator
+  private readonly context: ChatSessionContext
+  private readonly rate: RateWindow
   private readonly log: Logger
   private readonly onEstablished: PromiseWithResolvers<PeerEndpoint>
   private engineHandler?: MessageHandler
@@ -88,18 +86,14 @@ export class PeerHandler implements MessageHandler {
   private failure?: Error
   private endpoint?: PeerEndpoint
   private remoteDisconnected = false
-  private lastPeersAt = -Infinity
-  /** The peer's message-rate window, kept by the coordinator's admit() */
-  rateWindowStart = 0
-  rateWindowCount = 0
   /** Whether messages are handed on (false for a chat refused by policy while it drains) */
   private delivers = true
   private handled = 0
-  private lastAnswerAt = -Infinity
   private closing?: Promise<void>
 
-  constructor (coordinator: ChatCoordinator, chat: ChatStream, log: Logger) {
-    this.coordinator = coordinator
+  constructor (context: ChatSessionContext, chat: ChatStream, log: Logger) {
+    this.context = context
+    this.rate = new RateWindow(context.maxMessagesPerSecond, context.throttled)
     this.chat = chat
     this.remotePeer = chat.remotePeer
     this.initiated = chat.initiated
@@ -123,7 +117,7 @@ export class PeerHandler implements MessageHandler {
         throw new ChatClosedError(`chat with ${this.remotePeer} closed during the hello exchange`)
       }
 
-      const registration = this.coordinator.register(this)
+      const registration = this.context.register(this)
       this.onEstablished.resolve(endpoint)
 
       if (!registration.kept) {
@@ -158,7 +152,7 @@ export class PeerHandler implements MessageHandler {
       if (this.closeReason === `disconnected by peer: ${DUPLICATE_CHAT}`) {
         // the peer keeps our other chat with it: let that one register first,
         // so the peer is replaced quietly instead of dropped and re-established
-        await this.coordinator.replacementFor(this)
+        await this.context.replacementFor(this)
       }
 
       await this.close()
@@ -167,12 +161,12 @@ export class PeerHandler implements MessageHandler {
 
       if (err instanceof PeerRejectedError) {
         this.closeReason = err.message
-        this.coordinator.peerRejected(this, err.message)
+        this.context.rejected(this, err.message)
         await this.close(err.message)
       } else if (err instanceof InvalidFrameError) {
         // the chat stream already aborted itself on the bad frame
         this.closeReason = err.message
-        this.coordinator.peerRejected(this, err.message)
+        this.context.rejected(this, err.message)
       } else if (signal.aborted || this.closing != null) {
         this.closeReason ??= 'peer is stopping'
         await this.close('peer is stopping')
@@ -189,7 +183,7 @@ export class PeerHandler implements MessageHandler {
       this.state = 'closed'
       this.onEstablished.reject(this.failure ?? new ChatClosedError(`chat with ${this.remotePeer} ended before hello: ${this.closeReason}`))
       await this.stopEngineHandler()
-      this.coordinator.deregister(this)
+      this.context.deregister(this)
     }
   }
 
@@ -200,9 +194,10 @@ export class PeerHandler implements MessageHandler {
    */
   private receive (msg: Message, signal: AbortSignal): Promise<void> | undefined {
     // charged before the (costlier) signature check: the peer is authenticated already
-    const wait = this.coordinator.admit(this)
+    const wait = this.rate.take()
 
     if (wait > 0) {
+      this.log('%p is over its message rate, pausing its chat for %dms', this.remotePeer, wait)
       // over its rate: stop reading this chat until its window is over
       return raceSignal(new Promise(resolve => setTimeout(resolve, wait)), signal).then(() => this.verify(msg, signal))
     }
@@ -217,7 +212,7 @@ export class PeerHandler implements MessageHandler {
 
   private verify (msg: Message, signal: AbortSignal): Promise<void> | undefined {
     // only under security
-    const check = this.coordinator.checkMessage(this.to().pkiID, msg)
+    const check = this.context.guard.checkMessage(this.to().pkiID, msg)
 
     if (check != null) {
       return check.then(refused => {
@@ -257,61 +252,30 @@ export class PeerHandler implements MessageHandler {
         this.closeReason = `disconnected by peer: ${uint8ArrayToString(msg.payload.subarray(0, 1024))}`
         break
       case Message.Type.DISC_GET_PEERS:
-        if (this.due('lastAnswerAt')) {
-          this.reply(createMessage(Message.Type.DISC_PEERS, PeersMessage.encode(this.coordinator.peersToShare())))
-        }
+        this.context.exchange.onGetPeers(this)
         break
       case Message.Type.DISC_PEERS:
-        // checked before decoding: a flood costs us nothing but this test
-        if (this.due('lastPeersAt')) {
-          this.coordinator.peersReceived(this, decode(PeersMessage, msg.payload, 'DISC_PEERS', { limits: { peers: this.coordinator.maxPeersPerMessage } }).peers)
-          // from the end of the work: a flood gets one message per (processing + interval)
-          this.lastPeersAt = Date.now()
-        } else {
-          this.log.trace('ignoring a DISC_PEERS from %p sent sooner than %dms after the last', this.remotePeer, this.coordinator.peerExchangeInterval)
-        }
+        this.context.exchange.onPeers(this, msg)
         break
       default: {
         const pending = this.engineHandler == null ? undefined : this.toEngine(this.engineHandler, msg, signal)
 
         if (pending != null) {
-          return pending.then(() => { this.coordinator.messageReceived(this, msg) })
+          return pending.then(() => { this.context.delivered(this, msg) })
         }
       }
     }
 
-    this.coordinator.messageReceived(this, msg)
+    this.context.delivered(this, msg)
   }
 
   /**
    * Send to the peer. A full queue (v0.6's consensus.buffersize) throws
    * SendQueueFullError for this peer only: backpressure for a peer that is
-   * slower than we write, and a disconnect for one that has stopped reading.
+   * slower than we write; the chat stream reports one that has stopped reading.
    */
   sendMessage (msg: Message): void {
-    this.queue(msg)
-  }
-
-  /** As sendMessage, for bytes already encoded (a broadcast encodes once) */
-  sendEncoded (encoded: Uint8Array | Uint8ArrayList): void {
-    this.queue(encoded)
-  }
-
-  private queue (msg: Message | Uint8Array | Uint8ArrayList): void {
-    try {
-      if (msg instanceof Uint8Array || msg instanceof Uint8ArrayList) {
-        this.chat.sendEncoded(msg)
-      } else {
-        // the chat checks for room before it encodes
-        this.chat.send(msg)
-      }
-    } catch (err: any) {
-      if (err instanceof SendQueueFullError && this.closing == null) {
-        this.coordinator.sendQueueFull(this)
-      }
-
-      throw err
-    }
+    this.chat.send(msg)
   }
 
   /** The remote's endpoint (from its validated hello) */
@@ -368,7 +332,7 @@ export class PeerHandler implements MessageHandler {
     }
 
     // the hello must arrive, and pass its checks, within helloTimeout
-    const helloSignal = anySignal([signal, AbortSignal.timeout(this.coordinator.helloTimeout)])
+    const helloSignal = anySignal([signal, AbortSignal.timeout(this.context.helloTimeout)])
 
     try {
       const taken = await raceSignal(this.chat.take(1), helloSignal)
@@ -389,22 +353,22 @@ export class PeerHandler implements MessageHandler {
         throw new PeerRejectedError(`${first.value.type} before DISC_HELLO`)
       }
 
-      const hello = decode(HelloMessage, first.value.payload, 'DISC_HELLO')
+      const hello = decodePayload(HelloMessage, first.value.payload, 'DISC_HELLO')
       const endpoint = checkHelloEndpoint(hello.peerEndpoint, this.remotePeer)
 
       // under security the hello carries its own key, which then signs everything
-      if (this.coordinator.secure && (hello.peerEndpoint?.pkiID.byteLength ?? 0) === 0) {
+      if (this.context.guard.secure && (hello.peerEndpoint?.pkiID.byteLength ?? 0) === 0) {
         throw new PeerRejectedError('hello without a pkiID')
       }
 
       // signature first, then membership. No await at all when security is off:
       // between this hello and register() nothing else may run, or a
       // DISC_DISCONNECT on a duplicate chat could overtake it
-      const checked = this.coordinator.checkMessage(endpoint.pkiID, first.value)
+      const checked = this.context.guard.checkMessage(endpoint.pkiID, first.value)
       let refused = checked == null ? undefined : await raceSignal(checked, helloSignal)
 
       if (refused == null) {
-        const admitted = this.coordinator.admitPeer(endpoint, this.remotePeer)
+        const admitted = this.context.guard.checkHello(endpoint, this.remotePeer)
         refused = admitted == null ? undefined : await raceSignal(admitted, helloSignal)
       }
 
@@ -415,7 +379,7 @@ export class PeerHandler implements MessageHandler {
       return await this.establish(hello, endpoint)
     } catch (err) {
       if (helloSignal.aborted && !signal.aborted && !(err instanceof PeerRejectedError)) {
-        throw new PeerRejectedError(`no DISC_HELLO accepted within ${this.coordinator.helloTimeout}ms`)
+        throw new PeerRejectedError(`no DISC_HELLO accepted within ${this.context.helloTimeout}ms`)
       }
 
       throw err
@@ -434,7 +398,7 @@ export class PeerHandler implements MessageHandler {
     this.blockchainInfo = hello.blockchainInfo ?? BlockchainInfo.decode(new Uint8Array(0))
     this.chat.remoteEndpoint = endpoint
     this.state = 'established'
-    this.engineHandler = this.coordinator.createEngineHandler(this.chat)
+    this.engineHandler = this.context.createEngineHandler(this.chat)
 
     return endpoint
   }
@@ -477,20 +441,8 @@ export class PeerHandler implements MessageHandler {
     }
   }
 
-  /** Peer exchange from one peer is limited to once per peerExchangeInterval each way */
-  private due (last: 'lastPeersAt' | 'lastAnswerAt'): boolean {
-    const now = Date.now()
-
-    if (now - this[last] < this.coordinator.peerExchangeInterval) {
-      return false
-    }
-
-    this[last] = now
-    return true
-  }
-
   /** Answer the peer; a chat we are closing, or a full queue, is not a reason to fail the chat */
-  private reply (msg: Message): void {
+  reply (msg: Message): void {
     try {
       this.sendMessage(msg)
     } catch (err: any) {
@@ -501,7 +453,7 @@ export class PeerHandler implements MessageHandler {
   }
 
   private async helloMessage (): Promise<Message> {
-    return createMessage(Message.Type.DISC_HELLO, HelloMessage.encode(await this.coordinator.localHello()))
+    return createMessage(Message.Type.DISC_HELLO, HelloMessage.encode(await this.context.localHello()))
   }
 
   private async stopEngineHandler (): Promise<void> {
@@ -516,13 +468,5 @@ export class PeerHandler implements MessageHandler {
     } catch (err: any) {
       this.log.error('engine handler for %p failed to stop - %e', this.remotePeer, err)
     }
-  }
-}
-
-function decode<T, O> (codec: { decode(buf: Uint8Array, opts?: O): T }, payload: Uint8Array, what: string, opts?: O): T {
-  try {
-    return codec.decode(payload, opts)
-  } catch (err: any) {
-    throw new PeerRejectedError(`undecodable ${what} payload: ${err.message}`)
   }
 }

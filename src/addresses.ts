@@ -1,0 +1,81 @@
+import { InvalidParametersError } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
+import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** A peer to chat with: its PeerId (addresses from the peer store) or multiaddrs ending in `/p2p/<PeerId>` */
+export type ChatTarget = PeerId | Multiaddr | Multiaddr[] | string
+
+/** The text of the last `/p2p/<id>` in a multiaddr, if it has one (not checked to be a PeerId) */
+export function p2pComponent (addr: Multiaddr): string | undefined {
+  return addr.getComponents().findLast(c => c.name === 'p2p')?.value
+}
+
+/** The PeerId at the end of a multiaddr, if it names a valid one */
+export function peerIdOf (addr: Multiaddr): PeerId | undefined {
+  const id = p2pComponent(addr)
+
+  try {
+    return id == null ? undefined : peerIdFromString(id)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Why `text` is not a usable peer address (a multiaddr ending in
+ * `/p2p/<PeerId>`), or undefined when it is. Used for root nodes by the
+ * service and the CLI alike.
+ */
+export function peerAddressProblem (text: string): string | undefined {
+  let id: string | undefined
+
+  try {
+    id = p2pComponent(multiaddr(text))
+  } catch (err: any) {
+    return `${JSON.stringify(text)} is not a multiaddr (${err.message}); expected one like /ip4/0.0.0.0/tcp/7051`
+  }
+
+  if (id == null) {
+    return `${JSON.stringify(text)} does not end in /p2p/<PeerId>: a root node is named by its PeerId`
+  }
+
+  try {
+    peerIdFromString(id)
+  } catch (err: any) {
+    return `${JSON.stringify(text)} has an invalid PeerId (${err.message})`
+  }
+
+  return undefined
+}
+
+/**
+ * The peer a chat target names and what to dial: a PeerId as it is, or
+ * addresses that all end in the same `/p2p/<PeerId>`.
+ *
+ * @throws {InvalidParametersError} for anything else
+ */
+export function resolveTarget (target: ChatTarget): { peerId: PeerId, dialTarget: PeerId | Multiaddr[] } {
+  if (typeof target !== 'string' && !isMultiaddr(target) && !Array.isArray(target)) {
+    return { peerId: target, dialTarget: target }
+  }
+
+  let addrs: Multiaddr[]
+  let peerId: PeerId
+
+  try {
+    addrs = (Array.isArray(target) ? target : [target]).map(a => typeof a === 'string' ? multiaddr(a) : a)
+    const ids = new Set(addrs.map(p2pComponent))
+
+    if (ids.size !== 1 || ids.has(undefined)) {
+      throw new Error('the addresses must all end in the same /p2p/<PeerId>')
+    }
+
+    peerId = peerIdFromString([...ids][0] as string)
+  } catch (err: any) {
+    throw new InvalidParametersError(`Cannot chat with ${String(target)}: ${err.message}`)
+  }
+
+  return { peerId, dialTarget: addrs }
+}

@@ -1,0 +1,171 @@
+import { setMaxListeners } from '@libp2p/interface'
+import { RateLimiter } from '@libp2p/utils'
+import { anySignal } from 'any-signal'
+import { raceSignal } from 'race-signal'
+import { MAX_INBOUND_TRANSACTION_STREAMS, MAX_OUTBOUND_TRANSACTION_STREAMS, TRANSACTION_PROTOCOL } from '../constants.js'
+import { sample } from '../discovery/discovery.js'
+import { createMessage } from '../message.js'
+import { Message, PeerEndpoint, Response, Transaction } from '../pb/fabric.js'
+import { requestTransaction, response, serveTransaction } from './transaction-protocol.js'
+import type { ChatRegistry } from '../chat/chat-registry.js'
+import type { ResolvedInit } from '../init.js'
+import type { PeerGuard } from '../security/peer-guard.js'
+import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+
+export interface TransactionServiceComponents {
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  logger: ComponentLogger
+}
+
+export type TransactionServiceInit = Pick<ResolvedInit, 'validator' | 'engine' | 'transactionTimeout' | 'maxMessageSize' | 'maxMessagesPerSecond'> & {
+  guard: PeerGuard
+  /** Where a non-validator finds its validators */
+  chats: Pick<ChatRegistry, 'sessions'>
+}
+
+/**
+ * Fabric's transaction service: serves `/fabric/transaction/1.0.0` (one
+ * Transaction in, one Response out), and `ExecuteTransaction`: a validator
+ * hands a transaction to its engine, a non-validator forwards it to one of its
+ * validators. Transactions count against the sender's message rate.
+ */
+export class TransactionService implements Startable {
+  private readonly components: TransactionServiceComponents
+  private readonly init: TransactionServiceInit
+  private readonly log: Logger
+  /** Transactions per remote peer and second */
+  private readonly rateLimiter: RateLimiter
+  private shutdown = new AbortController()
+
+  constructor (components: TransactionServiceComponents, init: TransactionServiceInit) {
+    this.components = components
+    this.init = init
+    this.log = components.logger.forComponent('libp2p:fabric:peer')
+    this.rateLimiter = new RateLimiter({ points: init.maxMessagesPerSecond, duration: 1 })
+    this.onTransactionStream = this.onTransactionStream.bind(this)
+  }
+
+  async start (): Promise<void> {
+    this.shutdown = new AbortController()
+    setMaxListeners(Infinity, this.shutdown.signal)
+    await this.components.registrar.handle(TRANSACTION_PROTOCOL, this.onTransactionStream, {
+      maxInboundStreams: MAX_INBOUND_TRANSACTION_STREAMS,
+      maxOutboundStreams: MAX_OUTBOUND_TRANSACTION_STREAMS
+    })
+  }
+
+  /** Stop serving transactions; those in progress go on until stop() */
+  async beforeStop (): Promise<void> {
+    await this.components.registrar.unhandle(TRANSACTION_PROTOCOL)
+  }
+
+  stop (): void {
+    this.shutdown.abort()
+  }
+
+  /**
+   * Fabric's `ExecuteTransaction`: a validator hands the transaction to its
+   * engine (as a CHAIN_TRANSACTION message); a non-validator forwards it to its
+   * established validators, in random order, until one answers. Never throws:
+   * failures are a FAILURE Response with the reason, within `transactionTimeout`.
+   */
+  async processTransaction (tx: Transaction, options: AbortOptions = {}): Promise<Response> {
+    const { transactionTimeout } = this.init
+    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(transactionTimeout), options.signal])
+    tx = this.init.guard.signTransaction(tx)
+
+    try {
+      return this.init.validator ? await this.toEngine(tx, signal) : await this.toValidators(tx, signal)
+    } catch (err: any) {
+      return response(Response.StatusCode.FAILURE, signal.aborted ? `transaction ${tx.txid} timed out after ${transactionTimeout}ms` : `transaction ${tx.txid} failed: ${err.message}`)
+    } finally {
+      signal.clear()
+    }
+  }
+
+  /**
+   * Send a transaction to one peer over `/fabric/transaction/1.0.0` and return its Response.
+   *
+   * @throws when the peer cannot be reached or does not answer in time
+   */
+  async sendTransactionToPeer (peer: PeerId, tx: Transaction, options: AbortOptions = {}): Promise<Response> {
+    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(this.init.transactionTimeout), options.signal])
+
+    try {
+      const stream = await this.components.connectionManager.openStream(peer, TRANSACTION_PROTOCOL, { signal })
+      return await requestTransaction(stream, this.init.guard.signTransaction(tx), { maxMessageSize: this.init.maxMessageSize, signal })
+    } finally {
+      signal.clear()
+    }
+  }
+
+  private onTransactionStream (stream: Stream, connection: Connection): void {
+    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(this.init.transactionTimeout)])
+    this.log.trace('transaction stream from %p', connection.remotePeer)
+    void serveTransaction(stream, async (tx, options) => {
+      if (this.rateLimited(`tx:${connection.remotePeer}`)) {
+        return response(Response.StatusCode.FAILURE, 'too many requests: over maxMessagesPerSecond')
+      }
+
+      const refused = await this.init.guard.checkTransaction(connection.remotePeer, tx)
+
+      if (refused != null) {
+        return response(Response.StatusCode.FAILURE, refused)
+      }
+
+      return this.processTransaction(tx, options)
+    }, { maxMessageSize: this.init.maxMessageSize, signal }, this.log)
+      .finally(() => { signal.clear() })
+  }
+
+  /** Whether `key` is over its rate this second */
+  private rateLimited (key: string): boolean {
+    try {
+      this.rateLimiter.consume(key)
+      return false
+    } catch (err: any) {
+      if (err.name !== 'RateLimitError') {
+        throw err
+      }
+
+      return true
+    }
+  }
+
+  private async toEngine (tx: Transaction, signal: AbortSignal): Promise<Response> {
+    const { engine } = this.init
+
+    if (engine == null) {
+      return response(Response.StatusCode.FAILURE, 'this validator has no engine to process transactions')
+    }
+
+    const msg = createMessage(Message.Type.CHAIN_TRANSACTION, Transaction.encode(tx))
+    return raceSignal(Promise.resolve(engine.processTransactionMessage(msg, tx)), signal)
+  }
+
+  private async toValidators (tx: Transaction, signal: AbortSignal): Promise<Response> {
+    const validators = this.init.chats.sessions()
+      .filter(session => session.to().type === PeerEndpoint.Type.VALIDATOR)
+      .map(session => session.remotePeer)
+    const failures: string[] = []
+
+    for (const validator of sample(validators, validators.length)) {
+      try {
+        return await this.sendTransactionToPeer(validator, tx, { signal })
+      } catch (err: any) {
+        if (signal.aborted) {
+          throw err
+        }
+
+        failures.push(`${validator}: ${err.message}`)
+        this.log('forwarding %s to %p failed, trying another validator - %e', tx.txid, validator, err)
+      }
+    }
+
+    return response(Response.StatusCode.FAILURE, validators.length === 0
+      ? 'no validator is connected to forward the transaction to'
+      : `no validator took the transaction: ${failures.join('; ')}`)
+  }
+}
