@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { Harness } from './harness/index.js'
+import { Harness } from '../src/testing/index.js'
 
 const fast = { discoveryPeriod: 300, touchPeriod: 500, dialBackoffInitial: 500 }
 

@@ -19,7 +19,7 @@ import { DISCOVERY_FANOUT, DISCOVERY_PERIOD, MIN_VALIDATORS, TOUCH_PERIOD } from
 import { Discovery } from '../../src/discovery/discovery.js'
 import { createMessage } from '../../src/message.js'
 import { Message, PeerEndpoint, PeersMessage } from '../../src/pb/fabric.js'
-import { Harness } from '../harness/index.js'
+import { Harness } from '../../src/testing/index.js'
 import { touchTickCost } from './network-bench.js'
 import { memoryPerChatEnd } from './process-bench.js'
 import type { Libp2p } from '@libp2p/interface'

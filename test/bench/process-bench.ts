@@ -11,7 +11,8 @@
  *   the same two cores do the work as for one chat), deliveries/s
  */
 
-import { Harness } from '../harness/index.js'
+import { Harness, percentile } from '../../src/testing/index.js'
+import { Traffic, trafficNode } from '../harness/index.js'
 
 export interface PairRate { chat: number[], raw: number[] }
 export interface ProcessResults {
@@ -21,7 +22,7 @@ export interface ProcessResults {
   p4: { single: number[], broadcast: number[], peers: number }
 }
 
-const bench = { engine: 'count' as const, rawBench: true, persistent: false, fabric: { touchPeriod: 0, maxMessagesPerSecond: 1e9, sendQueueSize: 4_096 } }
+const bench = { ...trafficNode, persistent: false, fabric: { touchPeriod: 0, maxMessagesPerSecond: 1e9, sendQueueSize: 4_096 } }
 
 export async function processBenchmarks (options: { quick: boolean, log: (line: string) => void }): Promise<ProcessResults> {
   const { quick, log } = options
@@ -31,6 +32,7 @@ export async function processBenchmarks (options: { quick: boolean, log: (line: 
   // ---- P1-P3: two processes
   {
     const h = await Harness.create({ defaults: bench })
+    const t = new Traffic(h)
     const sent = { chat: 0, raw: 0 }
     try {
       await h.start([{ name: 'sender' }, { name: 'receiver' }])
@@ -40,9 +42,9 @@ export async function processBenchmarks (options: { quick: boolean, log: (line: 
       const rate = async (count: number, size: number, raw: boolean): Promise<number> => {
         const key = raw ? 'raw' : 'chat'
         sent[key] += count
-        const arrived = h.expect('receiver', sent[key], raw)
+        const arrived = t.expect('receiver', sent[key], raw)
         const t0 = performance.now()
-        await h.blast('sender', 'receiver', count, size, raw)
+        await t.blast('sender', 'receiver', count, size, raw)
         await arrived
         return count / ((performance.now() - t0) / 1000)
       }
@@ -67,11 +69,11 @@ export async function processBenchmarks (options: { quick: boolean, log: (line: 
       }
 
       const trips = quick ? 500 : 3_000
-      await h.rtt('sender', 'receiver', 200, 100, false)
-      await h.rtt('sender', 'receiver', 200, 100, true)
+      await t.rtt('sender', 'receiver', 200, 100, false)
+      await t.rtt('sender', 'receiver', 200, 100, true)
       for (let r = 0; r < rounds; r++) {
-        out.p3.chat.push(...await h.rtt('sender', 'receiver', trips, 100, false))
-        out.p3.raw.push(...await h.rtt('sender', 'receiver', trips, 100, true))
+        out.p3.chat.push(...await t.rtt('sender', 'receiver', trips, 100, false))
+        out.p3.raw.push(...await t.rtt('sender', 'receiver', trips, 100, true))
       }
       log(`P3: chat median ${pct(out.p3.chat, 0.5).toFixed(3)} ms, raw libp2p ${pct(out.p3.raw, 0.5).toFixed(3)} ms`)
     } finally {
@@ -83,6 +85,7 @@ export async function processBenchmarks (options: { quick: boolean, log: (line: 
   {
     const peers = out.p4.peers
     const h = await Harness.create({ defaults: bench, nodesPerProcess: peers })
+    const t = new Traffic(h)
     try {
       await h.start([{ name: 'source' }])
       const sinks = Array.from({ length: peers }, (_, i) => `sink${i}`)
@@ -93,16 +96,16 @@ export async function processBenchmarks (options: { quick: boolean, log: (line: 
 
       const single = async (): Promise<number> => {
         totals.set('sink0', totals.get('sink0')! + count)
-        const arrived = h.expect('sink0', totals.get('sink0')!)
+        const arrived = t.expect('sink0', totals.get('sink0')!)
         const t0 = performance.now()
-        await h.blast('source', 'sink0', count, 100)
+        await t.blast('source', 'sink0', count, 100)
         await arrived
         return count / ((performance.now() - t0) / 1000)
       }
       const broadcast = async (): Promise<number> => {
-        const arrived = Promise.all(sinks.map(async s => { totals.set(s, totals.get(s)! + count); return h.expect(s, totals.get(s)!) }))
+        const arrived = Promise.all(sinks.map(async s => { totals.set(s, totals.get(s)! + count); return t.expect(s, totals.get(s)!) }))
         const t0 = performance.now()
-        await h.broadcast('source', count, 100)
+        await t.broadcast('source', count, 100)
         await arrived
         return count * peers / ((performance.now() - t0) / 1000)
       }
@@ -124,10 +127,7 @@ export async function processBenchmarks (options: { quick: boolean, log: (line: 
 
 function k (x: number): string { return Math.round(x).toLocaleString('en') }
 
-export function pct (xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))]
-}
+export const pct = percentile
 
 export function median (xs: number[]): number { return pct(xs, 0.5) }
 

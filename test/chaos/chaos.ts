@@ -20,8 +20,9 @@ import { Key } from 'interface-datastore'
 import { LevelDatastore } from 'datastore-level'
 import { DISCOVERY_LIST_KEY } from '../../src/constants.js'
 import { PeersAddresses } from '../../src/pb/fabric.js'
-import { Harness } from '../harness/index.js'
-import type { TxResult } from '../harness/index.js'
+import { Harness } from '../../src/testing/index.js'
+import { Netns } from '../harness/index.js'
+import type { TxResult } from '../../src/testing/index.js'
 
 export interface ChaosOptions {
   netns?: boolean
@@ -92,8 +93,9 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosReport
   const log = options.progress ?? (() => {})
   const problems: string[] = []
 
+  const netns = o.netns ? new Netns() : undefined
   const h = await Harness.create({
-    netns: o.netns,
+    placement: netns,
     progress: options.progress ?? false,
     defaults: {
       settleTime: 2 * o.touchPeriod,
@@ -162,9 +164,11 @@ export async function runChaos (options: ChaosOptions = {}): Promise<ChaosReport
             await sleep(fault.downMs)
             await h.restart(node)
           } else {
-            h.cut(node)
+            netns!.cut(node)
+            h.progress(`cut ${node}'s link`)
             await sleep(fault.downMs)
-            h.restore(node)
+            netns!.restore(node)
+            h.progress(`restored ${node}'s link`)
           }
         } catch (err: any) {
           problems.push(`fault on ${node} could not be carried out: ${err.message}`)

@@ -13,7 +13,8 @@
  */
 
 import { parseArgs } from 'node:util'
-import { Harness, netnsSupport } from '../harness/index.js'
+import { Harness } from '../../src/testing/index.js'
+import { Netns, netnsSupport } from '../harness/index.js'
 import { runChaos } from './chaos.js'
 import type { ChaosReport } from './chaos.js'
 
@@ -83,7 +84,7 @@ if (mode === 'netns' || mode === 'all') {
       console.info(`\n[${elapsed()}] netns, 16 nodes with 50 ms delay and 1 % loss: SKIPPED - ${support.netemReason}, and no iptables for loss`)
       console.info('  measuring the same 16 nodes in namespaces without delay or loss instead:')
     }
-    const h = await Harness.create({ netns: impairment, progress: line => { console.info(line) }, defaults: { fabric: { discoveryPeriod: 1_000, touchPeriod: 2_000 } } })
+    const h = await Harness.create({ placement: new Netns(impairment), progress: line => { console.info(line) }, defaults: { fabric: { discoveryPeriod: 1_000, touchPeriod: 2_000 } } })
     try {
       const t0 = Date.now()
       await h.start([{ name: 'vp0', root: true }, ...Array.from({ length: 11 }, (_, i) => ({ name: `vp${i + 1}` })), ...Array.from({ length: 4 }, (_, i) => ({ name: `nvp${i}`, validator: false }))])

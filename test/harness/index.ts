@@ -1,10 +1,9 @@
 /**
- * The multi-node harness for tests, benchmarks and chaos runs: see harness.ts.
+ * What the project's own tests, benchmarks and chaos runs add to the harness
+ * (`libp2p-fabric-peer/testing`, in src/testing/): network namespaces as a
+ * placement, and benchmark traffic (a counting engine, blasts, broadcasts,
+ * round trips, a raw-stream baseline) as worker modules.
  */
-export { Harness, HarnessError } from './harness.js'
-export type { Condition, HarnessInit, HarnessNode, NodeState } from './harness.js'
-export type { FabricOptions, Libp2pLimits, NodeEvent, NodeSpec, NodeStatus, TxResult } from './protocol.js'
-export { NodeHost, RAW_BENCH_PROTOCOL } from './node-host.js'
 export { Netns, netnsSupport } from './netns.js'
 export type { NetnsHost, NetnsOptions } from './netns.js'
-export type { LedgerSummary } from './protocol.js'
+export { CountEngine, RAW_BENCH_PROTOCOL, RAW_ECHO_PROTOCOL, Traffic, trafficNode } from './traffic.js'

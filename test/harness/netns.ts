@@ -11,6 +11,7 @@
  */
 
 import { execFileSync } from 'node:child_process'
+import type { Placement } from '../../src/testing/index.js'
 
 const PREFIX = 'fh'
 
@@ -95,8 +96,12 @@ export function netnsSupport (): { ok: boolean, reason?: string, netem: boolean,
   }
 }
 
-/** A bridge and one namespace per node, all on 10.77.<n>.0/24 */
-export class Netns {
+/**
+ * A bridge and one namespace per node, all on 10.77.<n>.0/24. Give it to a
+ * harness as its `placement`: each node then listens on its namespace's
+ * address and its worker runs inside the namespace.
+ */
+export class Netns implements Placement {
   readonly hosts = new Map<string, NetnsHost>()
   private readonly id = `${PREFIX}${process.pid.toString(36)}`
   private readonly bridge: string
@@ -184,6 +189,16 @@ export class Netns {
   /** The command prefix that runs a process in the node's namespace */
   wrap (name: string): string[] {
     return ['ip', 'netns', 'exec', this.host(name).ns]
+  }
+
+  /** Placement: a namespace for the node; it listens on its address, its worker runs in it */
+  place (name: string): { host: string, command: string[] } {
+    return { host: this.add(name).ip, command: this.wrap(name) }
+  }
+
+  /** Placement: the harness closes */
+  close (): void {
+    this.teardown()
   }
 
   private host (name: string): NetnsHost {

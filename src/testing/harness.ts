@@ -1,105 +1,98 @@
 /**
  * The multi-node harness: starts N fabric nodes with chosen roles, root nodes,
- * data directories and libp2p limits, either as child processes (the default:
- * one process per node, or `nodesPerProcess` nodes each) or in this process;
- * waits for conditions with timeouts (full mesh, every non-validator with k
- * validators); kills (SIGKILL) and restarts nodes on their data directory and
- * port; collects chat events with wall-clock times; prints progress lines on
- * long waits. Tests, benchmarks and the chaos run all use it.
- *
- * @example
- * ```ts
- * const h = await Harness.create({ progress: true })
- * try {
- *   await h.start([{ name: 'vp0', root: true }, { name: 'vp1' }, { name: 'nvp0', validator: false }])
- *   await h.waitFor(h.topology(), 30_000)
- *   await h.kill('vp1')
- *   await h.restart('vp1')
- *   await h.waitFor(h.topology(), 30_000)
- * } finally {
- *   await h.close()
- * }
- * ```
+ * data directories, engines and libp2p limits, either as worker processes (the
+ * default: one process per node, or `nodesPerProcess` nodes each) or in this
+ * process; waits for conditions with timeouts (full mesh, every non-validator
+ * with k validators, your own); kills (SIGKILL) and restarts nodes on their
+ * data directory and port; submits transactions; collects chat events with
+ * wall-clock times; prints progress lines on long waits.
  */
 
 import { fork } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { createWriteStream, existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Netns } from './netns.js'
+import { join } from 'node:path'
+import { fullMesh, nonValidatorsConnected, summarise, topology } from './conditions.js'
+import { moduleUrl } from './modules.js'
 import { NodeHost } from './node-host.js'
-import type { NetnsOptions } from './netns.js'
-import type { Command, LedgerSummary, NodeEvent, NodeSpec, NodeStatus, Reply, ResolvedSpec, TxResult } from './protocol.js'
+import { workerLaunch } from './worker-launch.js'
+import type { Condition } from './conditions.js'
+import type { Command, LedgerSummary, ModuleRef, NodeEvent, NodeSpec, NodeStatus, Reply, ResolvedSpec, TxResult } from './protocol.js'
 import type { WorkerInit } from './worker.js'
 import type { ChildProcess } from 'node:child_process'
 import type { WriteStream } from 'node:fs'
 
-export type { LedgerSummary, NodeEvent, NodeSpec, NodeStatus, TxResult } from './protocol.js'
-
-const HERE = dirname(fileURLToPath(import.meta.url))
-const REPO = resolve(HERE, '../..')
-
 export interface HarnessInit {
-  /** Data directories and logs go here (default: a new directory under the OS temp dir, removed by close()) */
+  /**
+   * Data directories (`data/<name>`) and worker logs (`logs/`) go here
+   *
+   * @default a new directory under the OS temp dir, removed by close()
+   */
   dir?: string
-  /** Keep `dir` after close() (default: keep only a directory you gave) */
+  /**
+   * Keep `dir` after close()
+   *
+   * @default false for a directory the harness made, true for one you gave
+   */
   keep?: boolean
-  /** 'process' (default): nodes run in worker processes; 'inline': in this process (kill() is not available) */
+  /**
+   * 'process': nodes run in worker processes; 'inline': in this process (kill() is not available)
+   *
+   * @default 'process'
+   */
   mode?: 'process' | 'inline'
-  /** Nodes per worker process when several are started together (default 1) */
+  /**
+   * Nodes per worker process when several are started together
+   *
+   * @default 1
+   */
   nodesPerProcess?: number
-  /** How often workers push status besides on every chat event, ms (default 500) */
+  /**
+   * How often workers push status besides on every chat event, ms
+   *
+   * @default 500
+   */
   statusInterval?: number
   /** Progress lines on long work: true prints to stdout, or give a function */
   progress?: boolean | ((line: string) => void)
+  /** Copy what workers write (stdout, stderr) to this process's stderr, besides their log files */
+  echo?: boolean
   /** Extra Node flags for worker processes, e.g. ['--cpu-prof', '--cpu-prof-dir=prof'] */
   nodeOptions?: string[]
   /** Applied under every spec */
   defaults?: Partial<NodeSpec>
   /**
-   * Each node in its own network namespace on a bridge (root, Linux), with
-   * optional netem delay/loss: nodes listen on their namespace address and
-   * links can be cut (`cut()`/`restore()`). One node per process. Check
-   * `netnsSupport()` first to skip with a reason where it is not available.
+   * Where each node's process runs, e.g. a network namespace per node. Nodes
+   * then run one per process, never inline.
    */
-  netns?: NetnsOptions | boolean
-  /**
-   * Wrap a worker's command line, e.g. to run it under another tool:
-   * `(specs) => ['ip', 'netns', 'exec', 'ns-' + specs[0].name]`
-   */
-  wrap?: (specs: ResolvedSpec[]) => string[] | undefined
+  placement?: Placement
 }
 
-/** Something to wait for: `check` decides on the latest statuses, `describe` says how far it is */
-export interface Condition {
-  what: string
-  check: (h: Harness) => boolean
-  describe?: (h: Harness) => string
+/**
+ * Puts each node somewhere: asked once per node when it is added, for the
+ * address it listens on and a command its worker runs under (e.g.
+ * `['ip', 'netns', 'exec', 'ns-vp0']`). `close()` runs when the harness closes.
+ */
+export interface Placement {
+  place(name: string): { host?: string, command?: string[] }
+  close?(): void | Promise<void>
 }
 
 export type NodeState = 'starting' | 'up' | 'stopped' | 'killed' | 'crashed'
 
-interface Worker {
-  id: number
-  names: string[]
-  child?: ChildProcess
-  log?: WriteStream
-  pending: Map<number, { resolve: (v: any) => void, reject: (e: Error) => void, timer: NodeJS.Timeout }>
-  exited: Promise<number | null>
-  inline?: Map<string, NodeHost>
-}
-
+/** A node of the harness, as the harness sees it */
 export interface HarnessNode {
-  spec: ResolvedSpec
+  readonly spec: ResolvedSpec
   state: NodeState
+  /** Its latest status (kept after it stops) */
   status?: NodeStatus
   /** Known once it has started */
   peerId?: string
+  /** Its first listen address, with /p2p/ */
   address?: string
-  worker?: Worker
+  /** The worker process it runs in, shared with the nodes started with it when `nodesPerProcess` > 1; none inline */
+  pid?: number
   /** Wall-clock ms of its last start */
   startedAt?: number
 }
@@ -108,23 +101,38 @@ export class HarnessError extends Error {
   override name = 'HarnessError'
 }
 
+interface Worker {
+  names: string[]
+  child?: ChildProcess
+  log?: WriteStream
+  pending: Map<number, { resolve: (v: any) => void, reject: (e: Error) => void, timer: NodeJS.Timeout }>
+  exited: Promise<number | null>
+  inline?: Map<string, NodeHost>
+}
+
 let nextId = 1
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
+/**
+ * Start with `Harness.create()`, end with `close()`; see the package
+ * documentation for an example.
+ */
 export class Harness {
+  /** Data directories and logs */
   readonly dir: string
+  /** Every chat event of every node, in arrival order */
   readonly events: NodeEvent[] = []
   /** Unhandled rejections, uncaught exceptions and unexpected exits of workers */
   readonly failures: Array<{ node: string, error: string }> = []
   private readonly init: HarnessInit
   private readonly nodes = new Map<string, HarnessNode>()
+  private readonly workers = new Map<string, Worker>()
+  private readonly commands = new Map<string, string[]>()
   private readonly started = Date.now()
-  private workerScript?: string
   private readonly ownDir: boolean
   private closed = false
   private readonly listeners = new Set<() => void>()
-  private netns?: Netns
 
   private constructor (dir: string, ownDir: boolean, init: HarnessInit) {
     this.dir = dir
@@ -133,20 +141,15 @@ export class Harness {
   }
 
   static async create (init: HarnessInit = {}): Promise<Harness> {
-    // workers run on this Node: libp2p 3 needs 22+ (npm scripts put the project's Node 24 first on PATH)
+    // workers run on this Node: libp2p 3 needs 22+
     if (Number(process.versions.node.split('.')[0]) < 22) {
-      throw new HarnessError(`the harness needs Node >= 22 (libp2p 3), this is ${process.version}: run it through npm, or put node_modules/.bin first on PATH`)
+      throw new HarnessError(`the harness needs Node >= 22 (libp2p 3), this is ${process.version}`)
     }
+    if (init.placement != null && init.mode === 'inline') throw new HarnessError('a placement runs nodes as processes, not inline')
+    if (init.placement != null && (init.nodesPerProcess ?? 1) !== 1) throw new HarnessError('a placement runs one node per process')
     const dir = init.dir ?? await mkdtemp(join(tmpdir(), 'fabric-harness-'))
     await mkdir(join(dir, 'logs'), { recursive: true })
-    const h = new Harness(dir, init.dir == null, init)
-    if ((init.mode ?? 'process') === 'process') h.workerScript = await bundleWorker()
-    if (init.netns != null && init.netns !== false) {
-      if (init.mode === 'inline') throw new HarnessError('netns mode runs nodes as processes, not inline')
-      if ((init.nodesPerProcess ?? 1) !== 1) throw new HarnessError('netns mode runs one node per process')
-      h.netns = new Netns(init.netns === true ? {} : init.netns)
-    }
-    return h
+    return new Harness(dir, init.dir == null, init)
   }
 
   /** A progress line, with the time since the harness was created */
@@ -165,14 +168,14 @@ export class Harness {
    * are listening (not when they are connected: wait for a condition).
    */
   async start (specs: NodeSpec[], options: { timeout?: number } = {}): Promise<HarnessNode[]> {
-    const resolved = specs.map(spec => this.add(spec))
-    const roots = resolved.filter(n => n.spec.root === true)
-    const rest = resolved.filter(n => n.spec.root !== true)
+    const added = specs.map(spec => this.add(spec))
+    const roots = added.filter(n => n.spec.root === true)
+    const rest = added.filter(n => n.spec.root !== true)
     const timeout = options.timeout ?? 30_000 + 500 * specs.length
     if (roots.length > 0) await this.launch(roots, timeout)
     if (rest.length > 0) await this.launch(rest, timeout)
     this.progress(`${specs.length} node(s) started: ${summarise(specs.map(s => s.name))}`)
-    return resolved
+    return added
   }
 
   node (name: string): HarnessNode {
@@ -183,7 +186,9 @@ export class Harness {
 
   /** Every node, in the order they were added */
   all (): HarnessNode[] { return [...this.nodes.values()] }
+  /** The nodes that are up */
   up (): HarnessNode[] { return this.all().filter(n => n.state === 'up') }
+  /** The name of the node with this PeerId */
   nameOf (peerId: string): string | undefined { return this.all().find(n => n.peerId === peerId)?.spec.name }
 
   private add (spec: NodeSpec): HarnessNode {
@@ -191,10 +196,20 @@ export class Harness {
     if (!/^[\w.-]+$/.test(spec.name)) throw new HarnessError(`node name ${JSON.stringify(spec.name)}: use letters, digits, '.', '-', '_'`)
     const merged: NodeSpec = { ...this.init.defaults, ...spec, fabric: { ...this.init.defaults?.fabric, ...spec.fabric }, libp2p: { ...this.init.defaults?.libp2p, ...spec.libp2p } }
     const node: HarnessNode = {
-      spec: { ...merged, rootNodes: merged.rootNodes ?? [], dataDir: merged.persistent === false ? undefined : join(this.dir, 'data', spec.name) },
+      spec: {
+        ...merged,
+        engine: typeof merged.engine === 'object' ? resolveModule(merged.engine) : merged.engine,
+        plugins: merged.plugins?.map(resolveModule),
+        rootNodes: merged.rootNodes ?? [],
+        dataDir: merged.persistent === false ? undefined : merged.dataDir ?? join(this.dir, 'data', spec.name)
+      },
       state: 'starting'
     }
-    if (this.netns != null) node.spec.host = this.netns.add(spec.name).ip
+    if (this.init.placement != null) {
+      const { host, command } = this.init.placement.place(spec.name)
+      if (host != null) node.spec.host = host
+      if (command != null && command.length > 0) this.commands.set(spec.name, command)
+    }
     this.nodes.set(spec.name, node)
     return node
   }
@@ -241,38 +256,38 @@ export class Harness {
 
   private async launchInline (group: HarnessNode[], specs: ResolvedSpec[]): Promise<NodeStatus[]> {
     const hosts = new Map<string, NodeHost>()
-    const worker: Worker = { id: nextId++, names: group.map(n => n.spec.name), pending: new Map(), exited: new Promise(() => {}), inline: hosts }
+    const worker: Worker = { names: group.map(n => n.spec.name), pending: new Map(), exited: new Promise(() => {}), inline: hosts }
+    group.forEach(n => { this.workers.set(n.spec.name, worker); n.pid = undefined })
     for (const spec of specs) hosts.set(spec.name, await NodeHost.start(spec, (e) => { this.onEvent(e) }))
-    group.forEach(n => { n.worker = worker })
     return [...hosts.values()].map(h => h.status())
   }
 
   private async launchProcess (group: HarnessNode[], specs: ResolvedSpec[], timeout: number): Promise<NodeStatus[]> {
     const names = group.map(n => n.spec.name)
     const init: WorkerInit = { specs, statusInterval: this.init.statusInterval ?? 500 }
-    const wrap = this.netns != null ? this.netns.wrap(specs[0].name) : this.init.wrap?.(specs)
-    const args = [this.workerScript!, JSON.stringify(init)]
-    // wrapped: `wrap[0] ...wrap[1..] node [nodeOptions] worker.mjs init`
-    const wrapped = wrap != null && wrap.length > 0
-    const child = fork(args[0], args.slice(1), {
-      cwd: REPO,
+    const { script, execArgv } = await workerLaunch(specs)
+    const command = this.commands.get(names[0])
+    // under a command: `command[0] ...command[1..] node [flags] worker init`
+    const child = fork(script, [JSON.stringify(init)], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      execPath: wrapped ? wrap[0] : process.execPath,
-      execArgv: [...(wrapped ? [...wrap.slice(1), process.execPath] : []), ...(this.init.nodeOptions ?? [])]
+      execPath: command != null ? command[0] : process.execPath,
+      execArgv: [...(command != null ? [...command.slice(1), process.execPath] : []), ...execArgv, ...(this.init.nodeOptions ?? [])]
     })
     const log = createWriteStream(join(this.dir, 'logs', `${names.length > 3 ? `${names[0]}-${names[names.length - 1]}` : names.join('+')}.log`), { flags: 'a' })
-    log.write(`--- ${new Date().toISOString()} starting ${names.join(', ')}${wrap != null ? ` via ${wrap.join(' ')}` : ''}\n`)
-    child.stdout?.pipe(log, { end: false })
-    child.stderr?.pipe(log, { end: false })
+    log.write(`--- ${new Date().toISOString()} starting ${names.join(', ')}${command != null ? ` via ${command.join(' ')}` : ''}\n`)
+    for (const out of [child.stdout, child.stderr]) {
+      out?.pipe(log, { end: false })
+      // not pipe(): one stderr with a dozen pipes into it warns of a listener leak
+      if (this.init.echo === true) out?.on('data', (chunk: Buffer) => process.stderr.write(chunk))
+    }
     const worker: Worker = {
-      id: nextId++,
       names,
       child,
       log,
       pending: new Map(),
       exited: new Promise(resolve => { child.once('exit', (code, signal) => { resolve(code ?? (signal != null ? -1 : null)) }) })
     }
-    group.forEach(n => { n.worker = worker })
+    group.forEach(n => { this.workers.set(n.spec.name, worker); n.pid = child.pid })
 
     const ready = new Promise<NodeStatus[]>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new HarnessError(`${names.join(', ')} not ready in ${timeout} ms (log: ${log.path})`)) }, timeout)
@@ -291,7 +306,7 @@ export class Harness {
       worker.pending.clear()
       log.end()
       for (const n of group) {
-        if (n.worker !== worker) continue
+        if (this.workers.get(n.spec.name) !== worker) continue
         if (n.state === 'up' || n.state === 'starting') {
           n.state = 'crashed'
           this.failures.push({ node: n.spec.name, error: `worker exited unexpectedly with code ${code}` })
@@ -315,7 +330,7 @@ export class Harness {
       case 'status':
         for (const s of reply.statuses) {
           const n = this.nodes.get(s.name)
-          if (n != null && n.worker === worker && n.state === 'up') n.status = s
+          if (n != null && this.workers.get(s.name) === worker && n.state === 'up') n.status = s
         }
         this.changed()
         break
@@ -341,7 +356,7 @@ export class Harness {
   private onEvent (event: NodeEvent): void {
     this.events.push(event)
     const n = this.nodes.get(event.node)
-    if (n?.status != null && n.state === 'up' && n.worker?.inline == null) {
+    if (n?.status != null && n.state === 'up' && this.workers.get(event.node)?.inline == null) {
       // keep the chat lists current between status pushes, so waits end on the event itself
       const other = this.all().find(o => o.peerId === event.peer)
       const list = other?.spec.validator === false ? n.status.nonValidators : n.status.validators
@@ -359,7 +374,7 @@ export class Harness {
   }
 
   private async request<T> (node: HarnessNode, cmd: DistributiveOmit<Command, 'id'>, timeout = 60_000): Promise<T> {
-    const worker = node.worker
+    const worker = this.workers.get(node.spec.name)
     if (node.state !== 'up' || worker == null) throw new HarnessError(`${node.spec.name} is ${node.state}`)
     if (worker.inline != null) return this.runInline(worker.inline, cmd as Command) as Promise<T>
     const id = nextId++
@@ -377,13 +392,13 @@ export class Harness {
     if (cmd.cmd === 'status' || cmd.cmd === 'stop') throw new HarnessError(`${cmd.cmd} is not run inline`)
     const host = hosts.get(cmd.node)
     if (host == null) throw new HarnessError(`${cmd.cmd}: no node ${cmd.node} here`)
-    return host.run(cmd)
+    return host.run(cmd).catch((err: Error) => { throw new HarnessError(err.message) })
   }
 
   /** Latest statuses of the nodes that are up (inline nodes are read now) */
   statuses (): NodeStatus[] {
     return this.up().map(n => {
-      const inline = n.worker?.inline?.get(n.spec.name)
+      const inline = this.workers.get(n.spec.name)?.inline?.get(n.spec.name)
       if (inline != null) n.status = inline.status()
       return n.status!
     }).filter(s => s != null)
@@ -394,8 +409,9 @@ export class Harness {
     const seen = new Set<Worker | undefined>()
     let sum = 0
     for (const n of this.up()) {
-      if (seen.has(n.worker)) continue
-      seen.add(n.worker)
+      const worker = this.workers.get(n.spec.name)
+      if (seen.has(worker)) continue
+      seen.add(worker)
       sum += n.status?.cpuMicros ?? 0
     }
     return sum
@@ -403,7 +419,7 @@ export class Harness {
 
   /** Ask every worker for a fresh status now */
   async refresh (): Promise<NodeStatus[]> {
-    await Promise.all(this.up().filter(n => n.worker?.inline == null && n.worker?.names[0] === n.spec.name).map(async n => {
+    await Promise.all(this.up().filter(n => this.workers.get(n.spec.name)?.inline == null && this.workers.get(n.spec.name)?.names[0] === n.spec.name).map(async n => {
       const statuses = await this.request<NodeStatus[]>(n, { cmd: 'status' }, 10_000)
       for (const s of statuses) {
         const m = this.nodes.get(s.name)
@@ -418,7 +434,7 @@ export class Harness {
   /** SIGKILL the node's process: no goodbye, no flush. Only for a node alone in its process. */
   async kill (name: string): Promise<void> {
     const n = this.node(name)
-    const worker = n.worker
+    const worker = this.workers.get(name)
     if (n.state !== 'up' || worker?.child == null) throw new HarnessError(`cannot kill ${name}: it is ${n.state}${worker?.inline != null ? ' (inline)' : ''}`)
     if (worker.names.length > 1) throw new HarnessError(`cannot kill ${name} alone: its process also runs ${worker.names.filter(x => x !== name).join(', ')}`)
     n.state = 'killed'
@@ -428,24 +444,11 @@ export class Harness {
     this.changed()
   }
 
-  /** Cut a node's link (netns mode): its connections stall, nothing is closed */
-  cut (name: string): void {
-    if (this.netns == null) throw new HarnessError('cut() needs netns mode')
-    this.netns.cut(name)
-    this.progress(`cut ${name}'s link`)
-  }
-
-  restore (name: string): void {
-    if (this.netns == null) throw new HarnessError('restore() needs netns mode')
-    this.netns.restore(name)
-    this.progress(`restored ${name}'s link`)
-  }
-
   /** Stop a node cleanly (libp2p stop: chats closed with a goodbye, discovery list flushed) */
   async stop (name: string): Promise<void> {
     const n = this.node(name)
     if (n.state !== 'up') return
-    const worker = n.worker!
+    const worker = this.workers.get(name)!
     n.state = 'stopped'
     if (worker.inline != null) {
       await worker.inline.get(name)?.stop()
@@ -466,11 +469,21 @@ export class Harness {
     this.changed()
   }
 
-  /** Start a stopped or killed node again: same identity, data directory and port */
-  async restart (name: string, options: { timeout?: number } = {}): Promise<HarnessNode> {
+  /**
+   * Start a stopped or killed node again: same identity, data directory and
+   * port. `spec` changes its spec from now on (say, a `settleTime` for
+   * restarts only); not its name or data directory.
+   */
+  async restart (name: string, options: { timeout?: number, spec?: Partial<Omit<NodeSpec, 'name' | 'dataDir' | 'persistent'>> } = {}): Promise<HarnessNode> {
     const n = this.node(name)
     if (n.state === 'up' || n.state === 'starting') throw new HarnessError(`${name} is ${n.state}`)
     if (n.spec.dataDir == null) throw new HarnessError(`${name} is not persistent: a restart would be a new peer`)
+    if (options.spec != null) {
+      const { engine, plugins, ...rest } = options.spec
+      Object.assign(n.spec, rest)
+      if (engine != null) n.spec.engine = typeof engine === 'object' ? resolveModule(engine) : engine
+      if (plugins != null) n.spec.plugins = plugins.map(resolveModule)
+    }
     await this.launch([n], options.timeout ?? 30_000)
     this.progress(`restarted ${name}`)
     return n
@@ -478,31 +491,9 @@ export class Harness {
 
   // ---------------------------------------------------------------- work
 
+  /** Submit a transaction at a node (a validator hands it to its engine, a non-validator forwards it) */
   async submit (name: string, txid: string, payload?: string, timeout = 30_000): Promise<TxResult> {
     return this.request<TxResult>(this.node(name), { cmd: 'submit', node: name, txid, payload }, timeout)
-  }
-
-  /** `from` sends `count` CONSENSUS messages of `size` bytes to `to` (over its chat, or a raw stream) */
-  async blast (from: string, to: string, count: number, size: number, raw = false, timeout = 120_000): Promise<{ ms: number }> {
-    const peer = this.node(to).peerId
-    if (peer == null) throw new HarnessError(`${to} has not started`)
-    return this.request(this.node(from), { cmd: 'blast', node: from, to: peer, count, size, raw }, timeout)
-  }
-
-  async broadcast (from: string, count: number, size: number, timeout = 120_000): Promise<{ ms: number }> {
-    return this.request(this.node(from), { cmd: 'broadcast', node: from, count, size }, timeout)
-  }
-
-  /** Resolves when `total` messages (or raw frames) have reached `name` since it started ('count' engine / `rawBench`) */
-  async expect (name: string, total: number, raw = false, timeout = 120_000): Promise<{ received: number, bytes: number }> {
-    return this.request(this.node(name), { cmd: 'expect', node: name, total, raw, timeout }, timeout + 5_000)
-  }
-
-  /** Round trips from `from` to `to`, one at a time; ms each (both need the 'count' engine, or `rawBench` for raw) */
-  async rtt (from: string, to: string, count: number, size = 100, raw = false): Promise<number[]> {
-    const peer = this.node(to).peerId
-    if (peer == null) throw new HarnessError(`${to} has not started`)
-    return this.request(this.node(from), { cmd: 'rtt', node: from, to: peer, count, size, raw }, 120_000)
   }
 
   /** A node's ledger: height, head block and the transaction ids in block order */
@@ -515,6 +506,11 @@ export class Harness {
     const addr = this.node(to).address
     if (addr == null) throw new HarnessError(`${to} has not started`)
     await this.request(this.node(from), { cmd: 'dial', node: from, to: [addr] }, 30_000)
+  }
+
+  /** Run a command of one of the node's plugins (`Plugin.commands`) and resolve with its result */
+  async call<T = unknown> (name: string, command: string, args?: unknown, timeout = 60_000): Promise<T> {
+    return this.request<T>(this.node(name), { cmd: 'call', node: name, command, args }, timeout)
   }
 
   // ---------------------------------------------------------------- waiting
@@ -549,54 +545,14 @@ export class Harness {
     })
   }
 
-  /** Every live validator has a chat with every other live validator */
-  fullMesh (names?: string[]): Condition {
-    const validators = (h: Harness): HarnessNode[] => h.up().filter(n => n.spec.validator !== false && (names == null || names.includes(n.spec.name)))
-    const missing = (h: Harness): number => {
-      const vs = validators(h)
-      const ids = vs.map(v => v.peerId)
-      const status = h.statuses()
-      return vs.reduce((sum, v) => {
-        const s = status.find(x => x.name === v.spec.name)
-        const have = new Set(s?.validators ?? [])
-        return sum + ids.filter(id => id !== v.peerId && !have.has(id!)).length
-      }, 0)
-    }
-    return {
-      what: `a full mesh of ${names == null ? 'all live validators' : summarise(names)}`,
-      check: (h) => missing(h) === 0,
-      describe: (h) => {
-        const n = validators(h).length
-        const ends = n * (n - 1)
-        return `${Math.round((ends - missing(h)) / 2)}/${ends / 2} chats`
-      }
-    }
-  }
+  /** Every live validator (of `names`) has a chat with every other live one */
+  fullMesh (names?: string[]): Condition { return fullMesh(names) }
 
   /** Every live non-validator has chats with at least `k` live validators (or all of them, if fewer) */
-  nonValidatorsConnected (k: number): Condition {
-    const short = (h: Harness): string[] => {
-      const live = new Set(h.up().filter(n => n.spec.validator !== false).map(n => n.peerId))
-      const want = Math.min(k, live.size)
-      return h.statuses().filter(s => !s.validator && s.validators.filter(p => live.has(p)).length < want).map(s => s.name)
-    }
-    return {
-      what: `every non-validator with ${k} validators`,
-      check: (h) => short(h).length === 0,
-      describe: (h) => { const s = short(h); return s.length === 0 ? 'done' : `short: ${summarise(s)}` }
-    }
-  }
+  nonValidatorsConnected (k: number): Condition { return nonValidatorsConnected(k) }
 
-  /** The topology the roles call for: full mesh of validators, and every non-validator with `k` validators (default 2) */
-  topology (k = 2): Condition {
-    const mesh = this.fullMesh()
-    const nvps = this.nonValidatorsConnected(k)
-    return {
-      what: 'validators in a full mesh, non-validators connected',
-      check: (h) => mesh.check(h) && nvps.check(h),
-      describe: (h) => `${mesh.describe!(h)}; ${nvps.describe!(h)}`
-    }
-  }
+  /** The topology the roles call for: a full mesh of validators, and every non-validator with `k` validators */
+  topology (k = 2): Condition { return topology(k) }
 
   // ---------------------------------------------------------------- the end
 
@@ -604,7 +560,7 @@ export class Harness {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
-    const workers = new Set(this.all().map(n => n.worker).filter(w => w != null))
+    const workers = new Set(this.workers.values())
     await Promise.all([...workers].map(async w => {
       if (w.inline != null) {
         await Promise.allSettled([...w.inline.values()].map(async h => h.stop()))
@@ -614,41 +570,32 @@ export class Harness {
       for (const name of w.names) { const n = this.nodes.get(name); if (n?.state === 'up') n.state = 'stopped' }
       try { w.child.send({ cmd: 'stop', id: nextId++ }) } catch {}
       const code = await Promise.race([w.exited, sleep(20_000).then(() => 'timeout' as const)])
-      if (code === 'timeout') w.child.kill('SIGKILL')
+      if (code === 'timeout') {
+        w.child.kill('SIGKILL')
+        for (const name of w.names) this.failures.push({ node: name, error: 'did not stop within 20 s; killed' })
+      }
     }))
-    this.netns?.teardown()
+    await this.init.placement?.close?.()
     if (this.ownDir && this.init.keep !== true) await rm(this.dir, { recursive: true, force: true })
   }
 
   /** The log file of a node's current or last worker */
   logOf (name: string): string | undefined {
-    return this.node(name).worker?.log?.path as string | undefined
+    this.node(name)
+    return this.workers.get(name)?.log?.path as string | undefined
   }
 
   /** Milliseconds since the harness was created */
   elapsed (): number { return Date.now() - this.started }
 }
 
-/** Compile the worker once into a plain ESM bundle beside node_modules (imports stay external): a worker starts in ~0.5 s instead of ~1.5 s under tsx */
-async function bundleWorker (): Promise<string> {
-  const { build } = await import('esbuild')
-  const out = join(REPO, 'node_modules', '.cache', 'fabric-harness')
-  await mkdir(out, { recursive: true })
-  const result = await build({
-    entryPoints: [join(HERE, 'worker.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    packages: 'external',
-    write: false,
-    outdir: out,
-    logLevel: 'silent'
-  })
-  const code = result.outputFiles[0].contents
-  const file = join(out, `worker-${createHash('sha256').update(code).digest('hex').slice(0, 12)}.mjs`)
-  if (!existsSync(file)) await writeFile(file, code)
-  return file
+/** The module as a file URL: the spec goes to another process as JSON */
+function resolveModule (ref: ModuleRef): ModuleRef {
+  try {
+    return { ...ref, module: moduleUrl(ref.module) }
+  } catch (err: any) {
+    throw new HarnessError(err.message)
+  }
 }
 
 async function sleep (ms: number): Promise<void> {
@@ -662,9 +609,4 @@ async function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise
   } finally {
     clearTimeout(timer)
   }
-}
-
-/** "vp0..vp31" style, for progress lines */
-function summarise (names: string[]): string {
-  return names.length <= 6 ? names.join(', ') : `${names.slice(0, 3).join(', ')} … ${names[names.length - 1]} (${names.length})`
 }
