@@ -6,18 +6,19 @@
  * killed with SIGKILL, the root node stopped, and the killed validator
  * restarted and rejoining from its persisted discovery list alone.
  *
+ * The processes are run by the multi-node harness, `libp2p-fabric-peer/testing`.
+ *
  *   npm start                                    # 4 validators, 2 non-validators
  *   npm start -- --validators 6 --non-validators 3 --transactions 50
  *   npm start -- --keep                          # keep the network up until Ctrl-C
  *   DEBUG=libp2p:fabric* npm start               # the library's own logs (from every peer)
  */
 
-import { fork } from 'node:child_process'
 import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { ParentCommand, PeerConfig, PeerReply, PeerStatus } from './network/peer.js'
-import type { ChildProcess } from 'node:child_process'
+import { Harness, percentile } from '../src/testing/index.js'
+import type { Condition, NodeSpec } from '../src/testing/index.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -40,7 +41,8 @@ Starts N validators (the first is the root node) and M non-validators as separat
 127.0.0.1, each with a LevelDB data directory under DIR, and runs the story: convergence,
 T transactions at a non-validator, a validator killed (SIGKILL), the root node stopped, the killed
 validator restarted. --keep leaves the network running until Ctrl-C. Periods default to 1 s and
-1.5 s so the story takes seconds; Fabric's own defaults are 5 s and 6 s.`)
+1.5 s so the story takes seconds; Fabric's own defaults are 5 s and 6 s. Each peer's output is in
+DIR/logs/.`)
   process.exit(0)
 }
 
@@ -51,14 +53,6 @@ const DISCOVERY_PERIOD = whole('discovery-period', 100)
 const TOUCH_PERIOD = whole('touch-period', 100)
 const STEP_TIMEOUT = 60_000
 
-interface Peer {
-  config: PeerConfig
-  child?: ChildProcess
-  status?: PeerStatus
-  state: 'starting' | 'up' | 'killed' | 'stopped'
-}
-
-const peers: Peer[] = []
 const started = performance.now()
 const timings: Array<[string, number]> = []
 const interactive = process.stdout.isTTY === true
@@ -66,21 +60,15 @@ let drawn = 0
 
 function whole (name: keyof typeof flags, min: number): number {
   const value = Number(flags[name])
-  if (!Number.isInteger(value) || value < min) fail(`--${name} must be a whole number >= ${min}, got ${String(flags[name])}`)
+  if (!Number.isInteger(value) || value < min) {
+    console.error(`FAILED: --${name} must be a whole number >= ${min}, got ${String(flags[name])}`)
+    process.exit(1)
+  }
   return value
-}
-
-function fail (reason: string): never {
-  // the state the network was stuck in
-  if (!interactive || drawn > 0) draw()
-  console.error(`\nFAILED: ${reason}`)
-  void shutdown().finally(() => process.exit(1))
-  throw new Error(reason)
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`
 const now = (): string => seconds(performance.now() - started).padStart(6)
-const names = (): Map<string, string> => new Map(peers.filter(p => p.status != null).map(p => [p.status!.peerId, p.config.name]))
 
 function say (line: string): void {
   if (interactive && drawn > 0) {
@@ -91,23 +79,54 @@ function say (line: string): void {
   console.info(`${now()}  ${line}`)
 }
 
+// ---- the network ----
+
+console.info(`libp2p-fabric-peer local network: ${V} validators, ${N} non-validators on 127.0.0.1 (Node ${process.version})`)
+console.info(`data in ${flags.data}/, discovery period ${seconds(DISCOVERY_PERIOD)}, touch period ${seconds(TOUCH_PERIOD)}\n`)
+const data = resolve(flags.data)
+await rm(data, { recursive: true, force: true })
+
+const h = await Harness.create({
+  dir: data,
+  // every peer's output (DEBUG logs, crashes) here too, not only in DIR/logs/
+  echo: true,
+  statusInterval: 200,
+  defaults: {
+    fabric: {
+      discoveryPeriod: DISCOVERY_PERIOD,
+      touchPeriod: TOUCH_PERIOD,
+      dialBackoffInitial: TOUCH_PERIOD,
+      // a short window: a SIGKILL loses at most this much of the list's changes
+      persistDelay: 250
+    }
+  }
+})
+
+const peer = (name: string, validator: boolean): NodeSpec => ({ name, validator, dataDir: join(data, name) })
+const specs = [
+  ...Array.from({ length: V }, (_, i) => peer(`vp${i}`, true)),
+  ...Array.from({ length: N }, (_, i) => peer(`nvp${i}`, false))
+]
+const live = (validator: boolean): string[] => h.up().filter(n => (n.spec.validator !== false) === validator).map(n => n.spec.name)
+
 /** The table of peers: role, chats, ledger height */
 function table (): string[] {
-  const byId = names()
+  const names = new Map(h.all().map(n => [n.peerId, n.spec.name]))
   const rows = [['peer', 'role', 'state', 'validator chats', 'NVP chats', 'known', 'height', 'head']]
-  for (const p of peers) {
-    const s = p.status
-    const up = p.state === 'up' && s != null
+  for (const n of h.all()) {
+    const s = n.status
+    const up = n.state === 'up' && s != null
+    const validator = n.spec.validator !== false
     rows.push([
-      p.config.name,
-      p.config.validator ? 'validator' : 'non-validator',
-      p.state,
-      up ? s.validators.map(id => byId.get(id) ?? '?').sort().join(' ') || '-' : '',
-      up ? s.nonValidators.map(id => byId.get(id) ?? '?').sort().join(' ') || '-' : '',
+      n.spec.name,
+      validator ? 'validator' : 'non-validator',
+      n.state,
+      up ? s.validators.map(id => names.get(id) ?? '?').sort().join(' ') || '-' : '',
+      up ? s.nonValidators.map(id => names.get(id) ?? '?').sort().join(' ') || '-' : '',
       up ? String(s.discovery) : '',
       // non-validators keep no ledger
-      s != null && p.config.validator ? String(s.height) : '-',
-      s != null && p.config.validator ? s.head || '-' : '-'
+      s != null && validator ? String(s.height) : '-',
+      s != null && validator ? s.head || '-' : '-'
     ])
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
@@ -125,152 +144,87 @@ function draw (): void {
   }
 }
 
-function start (peer: Peer): void {
-  peer.state = 'starting'
-  peer.status = undefined
-  const child = fork(new URL('./network/peer.ts', import.meta.url).pathname, [JSON.stringify(peer.config)], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
-  })
-  peer.child = child
-  child.on('message', (msg: PeerReply) => {
-    if (msg.kind === 'status' && peer.child === child) {
-      peer.status = msg
-      // restarts reuse the port, as a deployed node keeps its configured address
-      peer.config.port = Number(msg.address.split('/')[4] ?? 0)
-      if (peer.state === 'starting') peer.state = 'up'
-    }
-  })
-  child.on('exit', (code, signal) => {
-    if (peer.child === child && peer.state === 'up') {
-      fail(`${peer.config.name} exited unexpectedly (${signal ?? `code ${code}`})`)
-    }
-  })
-}
-
-async function until (what: string, condition: () => boolean, timeout = STEP_TIMEOUT): Promise<number> {
+/** Wait for `condition` (after `before`, if given), redrawing the table on a terminal; a step of the summary */
+async function step (what: string, condition: Omit<Condition, 'what'>, before?: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now()
-  while (!condition()) {
-    if (performance.now() - t0 > timeout) fail(`timed out after ${seconds(timeout)} waiting for ${what}`)
-    if (interactive) draw()
-    await new Promise(resolve => setTimeout(resolve, 200))
+  const redraw = interactive ? setInterval(draw, 200) : undefined
+  try {
+    await before?.()
+    // a peer that crashes ends the wait at once
+    await h.waitFor({ what, check: hh => hh.failures.length > 0 || condition.check(hh), describe: condition.describe }, STEP_TIMEOUT)
+  } finally {
+    clearInterval(redraw)
   }
+  if (h.failures.length > 0) throw new Error(`${h.failures[0].node}: ${h.failures[0].error.split('\n')[0]} (log: ${h.logOf(h.failures[0].node)})`)
   const took = performance.now() - t0
   timings.push([what, took])
   return took
 }
 
-async function request<T extends PeerReply['kind']> (peer: Peer, cmd: ParentCommand, kind: T): Promise<Extract<PeerReply, { kind: T }>> {
-  return new Promise((resolve) => {
-    const onMessage = (msg: PeerReply): void => {
-      if (msg.kind === kind) {
-        peer.child?.off('message', onMessage)
-        resolve(msg as Extract<PeerReply, { kind: T }>)
-      }
-    }
-    peer.child?.on('message', onMessage)
-    peer.child?.send(cmd)
-  })
-}
-
-async function stopPeer (peer: Peer): Promise<void> {
-  const child = peer.child
-  if (child == null || child.exitCode != null) return
-  peer.state = 'stopped'
-  const exited = new Promise(resolve => child.once('exit', resolve))
-  child.send({ cmd: 'stop' } satisfies ParentCommand)
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-  await exited
-  clearTimeout(timer)
-}
-
-async function shutdown (): Promise<void> {
-  await Promise.all(peers.map(async p => stopPeer(p)))
-}
-
 process.on('SIGINT', () => {
   say('Ctrl-C: stopping every peer')
-  void shutdown().then(() => process.exit(0))
+  void h.close().then(() => process.exit(0))
 })
-
-// a live network's view of itself
-const validators = (): Peer[] => peers.filter(p => p.config.validator && p.state === 'up')
-const nonValidators = (): Peer[] => peers.filter(p => !p.config.validator && p.state === 'up')
-const idsOf = (list: Peer[]): Set<string> => new Set(list.map(p => p.status?.peerId ?? ''))
-
-/** Every live validator chats with every other; every non-validator with min(2, validators) of them and no NVP */
-function converged (): boolean {
-  const live = validators()
-  const ids = idsOf(live)
-  return peers.every(p => p.state !== 'starting') &&
-    live.every(p => [...ids].every(id => id === p.status?.peerId || p.status?.validators.includes(id))) &&
-    nonValidators().every(p => p.status!.validators.filter(id => ids.has(id)).length >= Math.min(2, live.length) && p.status!.nonValidators.length === 0)
-}
 
 // ---- the story ----
 
-console.info(`libp2p-fabric-peer local network: ${V} validators, ${N} non-validators on 127.0.0.1 (Node ${process.version})`)
-console.info(`data in ${flags.data}/, discovery period ${seconds(DISCOVERY_PERIOD)}, touch period ${seconds(TOUCH_PERIOD)}\n`)
-await rm(flags.data, { recursive: true, force: true })
+try {
+  await step('the root node to start', { check: () => true }, async () => h.start([{ ...specs[0], root: true }]))
+  say(`vp0 (root node) listening at ${h.node('vp0').address}`)
 
-for (let i = 0; i < V + N; i++) {
-  const validator = i < V
-  const name = validator ? `vp${i}` : `nvp${i - V}`
-  peers.push({ config: { name, dataDir: join(flags.data, name), validator, rootNodes: [], discoveryPeriod: DISCOVERY_PERIOD, touchPeriod: TOUCH_PERIOD, port: 0 }, state: 'stopped' })
-}
+  // each knows the root node only (the harness's default: every node marked root)
+  const starting = h.start(specs.slice(1))
+  say(`started ${specs.length - 1} more peers, each knowing only the root node`)
+  const convergence = await step('the network to converge', h.topology(2), async () => starting)
+  draw()
+  say(`converged in ${seconds(convergence)}: validators in a full mesh, each non-validator with ${Math.min(2, V)} validators`)
 
-const root = peers[0]
-start(root)
-await until('the root node to start', () => root.state === 'up')
-const rootAddress = root.status!.address
-say(`vp0 (root node) listening at ${rootAddress}`)
-
-for (const p of peers.slice(1)) {
-  p.config.rootNodes = [rootAddress]
-  start(p)
-}
-say(`started ${peers.length - 1} more peers, each knowing only the root node`)
-const convergence = await until('the network to converge', converged)
-draw()
-say(`converged in ${seconds(convergence)}: validators in a full mesh, each non-validator with ${Math.min(2, V)} validators`)
-
-if (T > 0 && N > 0) {
-  const client = nonValidators()[0]
-  const baseHeight = Math.max(...validators().map(p => p.status!.height))
-  say(`submitting ${T} transactions at ${client.config.name} (a non-validator: it forwards them to a validator)`)
-  const latencies: number[] = []
-  const t0 = performance.now()
-  for (let i = 0; i < T; i++) {
-    const res = await request(client, { cmd: 'submit', txid: `tx-${i + 1}` }, 'submitted')
-    if (!res.ok) fail(`transaction ${res.txid} failed: ${res.message}`)
-    latencies.push(res.ms)
+  if (T > 0 && N > 0) {
+    const client = live(false)[0]
+    const validators = (): number[] => h.statuses().filter(s => s.validator).map(s => s.height)
+    const baseHeight = Math.max(...validators())
+    say(`submitting ${T} transactions at ${client} (a non-validator: it forwards them to a validator)`)
+    const latencies: number[] = []
+    const t0 = performance.now()
+    for (let i = 0; i < T; i++) {
+      const res = await h.submit(client, `tx-${i + 1}`, `transfer #tx-${i + 1}`)
+      if (res.status !== 'SUCCESS') throw new Error(`transaction ${res.txid} failed: ${res.message}`)
+      latencies.push(res.ms)
+    }
+    const submitTime = performance.now() - t0
+    timings.push([`${T} transactions acknowledged`, submitTime])
+    const target = baseHeight + T
+    await step(`every validator at height ${target}`, { check: () => validators().every(height => height === target) })
+    const heads = new Set(h.statuses().filter(s => s.validator).map(s => s.head))
+    if (heads.size !== 1) throw new Error(`validators reached height ${target} on different chains: ${[...heads].join(', ')}`)
+    draw()
+    say(`${T} transactions in ${seconds(submitTime)}: every validator at height ${target}, same head block ${[...heads][0]} (median ${percentile(latencies, 0.5).toFixed(0)} ms per transaction)`)
   }
-  const submitTime = performance.now() - t0
-  timings.push([`${T} transactions acknowledged`, submitTime])
-  const target = baseHeight + T
-  await until(`every validator at height ${target}`, () => validators().every(p => p.status!.height === target))
-  const heads = new Set(validators().map(p => p.status!.head))
-  if (heads.size !== 1) fail(`validators reached height ${target} on different chains: ${[...heads].join(', ')}`)
-  draw()
-  latencies.sort((a, b) => a - b)
-  say(`${T} transactions in ${seconds(submitTime)}: every validator at height ${target}, same head block ${[...heads][0]} (median ${latencies[Math.floor(latencies.length / 2)]} ms per transaction)`)
-}
 
-if (V >= 3) {
-  const victim = peers[V - 1]
-  say(`killing ${victim.config.name} with SIGKILL`)
-  victim.state = 'killed'
-  victim.child?.kill('SIGKILL')
-  await until(`the others to notice ${victim.config.name} is gone`, () => validators().every(p => !p.status!.validators.includes(victim.status!.peerId)))
+  if (V >= 3) {
+    const victim = `vp${V - 1}`
+    const peerId = h.node(victim).peerId!
+    say(`killing ${victim} with SIGKILL`)
+    await h.kill(victim)
+    await step(`the others to notice ${victim} is gone`, { check: hh => hh.statuses().every(s => !s.validators.includes(peerId)) })
 
-  say('stopping the root node vp0')
-  await stopPeer(root)
+    say('stopping the root node vp0')
+    await h.stop('vp0')
 
-  say(`restarting ${victim.config.name} with its data directory; its only root node is down`)
-  start(victim)
-  const rejoin = await until(`${victim.config.name} to rejoin every live validator from its persisted list`, converged)
-  draw()
-  say(`${victim.config.name} rejoined in ${seconds(rejoin)} (same PeerId, ledger height ${victim.status!.height})`)
+    say(`restarting ${victim} with its data directory; its only root node is down`)
+    // a restarted validator waits two touch periods before it sequences: by then the others know it is back
+    const rejoin = await step(`${victim} to rejoin every live validator from its persisted list`, h.topology(2),
+      async () => h.restart(victim, { spec: { settleTime: 2 * TOUCH_PERIOD } }))
+    if (h.node(victim).peerId !== peerId) throw new Error(`${victim} came back as ${h.node(victim).peerId}, not ${peerId}`)
+    draw()
+    say(`${victim} rejoined in ${seconds(rejoin)} (same PeerId, ledger height ${h.node(victim).status!.height})`)
+  }
+} catch (err: any) {
+  // the state the network was stuck in
+  if (!interactive || drawn > 0) draw()
+  console.error(`\nFAILED: ${err.message}`)
+  await h.close()
+  process.exit(1)
 }
 
 console.info('\nSummary')
@@ -282,7 +236,11 @@ if (flags.keep) {
   say('the network keeps running: Ctrl-C to stop it')
   setInterval(draw, 500)
 } else {
-  await shutdown()
+  await h.close()
+  if (h.failures.length > 0) {
+    console.error(`\nFAILED: ${h.failures.map(f => `${f.node}: ${f.error}`).join('; ')}`)
+    process.exit(1)
+  }
   console.info(`\nAll peers stopped cleanly after ${seconds(performance.now() - started)}. Data stays in ${flags.data}/.`)
   process.exit(0)
 }
