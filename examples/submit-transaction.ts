@@ -12,12 +12,11 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { defaultLogger } from '@libp2p/logger'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MemoryDatastore } from 'datastore-core'
 import { createLibp2p } from 'libp2p'
-import { DatastoreLedger, fabricPeer, noopsEngine, responseText, Transaction } from '../src/index.js'
+import { DatastoreLedger, fabricPeer, noopsEngine, peerIdOf, responseText, Transaction } from '../src/index.js'
 import type { Libp2p } from '@libp2p/interface'
 
 async function node (options: Parameters<typeof fabricPeer>[0]): Promise<Libp2p<{ fabric: ReturnType<ReturnType<typeof fabricPeer>> }>> {
@@ -43,9 +42,8 @@ if (target == null) {
 // the client: a non-validator that chats with nobody, it only submits
 const client = await node({ validator: false, touchPeriod: 0 })
 const addr = multiaddr(target)
-const id = addr.getComponents().findLast(c => c.name === 'p2p')?.value
-if (id == null) throw new Error(`${target} does not end in /p2p/<PeerId>`)
-const peerId = peerIdFromString(id)
+const peerId = peerIdOf(addr)
+if (peerId == null) throw new Error(`${target} does not end in /p2p/<PeerId>`)
 await client.dial(addr)
 
 const tx: Transaction = {

@@ -1,6 +1,7 @@
 import { publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { p2pComponent } from './addresses.js'
 import { PeerRejectedError } from './errors.js'
 import { PeerEndpoint } from './pb/fabric.js'
 import type { PeerId, PublicKey } from '@libp2p/interface'
@@ -60,7 +61,7 @@ export function checkHelloEndpoint (endpoint: PeerEndpoint | undefined, remotePe
     let addressPeer: string | undefined
 
     try {
-      addressPeer = multiaddr(endpoint.address).getComponents().findLast(c => c.name === 'p2p')?.value
+      addressPeer = p2pComponent(multiaddr(endpoint.address))
     } catch {
       throw new PeerRejectedError('hello address is not a multiaddr')
     }

@@ -36,6 +36,7 @@
  */
 
 import { FabricPeer as FabricPeerClass } from './fabric-peer.js'
+import type { ChatTarget } from './addresses.js'
 import type { ChatSender } from './chat/chat-stream.js'
 import type { Discovery } from './discovery/discovery.js'
 import type { SecurityInit } from './security/membership.js'
@@ -45,7 +46,6 @@ import type { BlockchainInfo, Message, PeerEndpoint, PeersMessage, Response, Tra
 import type { AbortOptions, ComponentLogger, Metrics, PeerId, PeerStore, PrivateKey, TypedEventTarget } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
-import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface FabricPeerInit {
   /**
@@ -307,9 +307,6 @@ export interface FabricPeerComponents {
   metrics?: Metrics
 }
 
-/** A peer to chat with: its PeerId (addresses from the peer store) or multiaddrs ending in `/p2p/<PeerId>` */
-export type ChatTarget = PeerId | Multiaddr | Multiaddr[] | string
-
 export interface ChatEstablishedEvent {
   peerId: PeerId
   endpoint: PeerEndpoint
@@ -472,4 +469,41 @@ export { createMessage, timestampNow } from './message.js'
 export { response, responseText } from './transaction/transaction-protocol.js'
 export { ChatClosedError, InvalidFrameError, NotEstablishedError, PeerRejectedError, SendQueueFullError } from './errors.js'
 export { Block, BlockchainInfo, HelloMessage, Message, PeerEndpoint, PeerID, PeersAddresses, PeersMessage, Response, SyncBlockRange, SyncBlocks, Timestamp, Transaction } from './pb/fabric.js'
-export * from './constants.js'
+export type { ChatTarget } from './addresses.js'
+export { peerIdOf } from './addresses.js'
+
+// protocol ids, storage keys and the defaults of the options above; the
+// internal limits stay in constants.ts
+export {
+  CHAT_PROTOCOL,
+  TRANSACTION_PROTOCOL,
+  DISCOVERY_LIST_KEY,
+  DISCOVERY_TAG,
+  PEER_TYPE_METADATA,
+  VALIDATOR,
+  MAX_MESSAGE_SIZE,
+  DISCOVERY_PERIOD,
+  DISCOVERY_FANOUT,
+  PERSIST,
+  PERSIST_DELAY,
+  TOUCH_PERIOD,
+  TOUCH_MAX_NODES,
+  TOUCH_CONCURRENCY,
+  MIN_VALIDATORS,
+  MAX_DISCOVERY_ENTRIES,
+  MAX_PEERS_PER_MESSAGE,
+  DIAL_BACKOFF_INITIAL,
+  DIAL_BACKOFF_MAX,
+  EXPIRE_AFTER,
+  SEND_QUEUE_SIZE,
+  SEND_QUEUE_BYTES,
+  SEND_STALL_TIMEOUT,
+  RECEIVE_QUEUE_SIZE,
+  MAX_MESSAGES_PER_SECOND,
+  MAX_MESSAGES_PER_SECOND_SECURE,
+  HELLO_TIMEOUT,
+  DIAL_TIMEOUT,
+  TRANSACTION_TIMEOUT,
+  MAX_INBOUND_CHAT_STREAMS,
+  MAX_OUTBOUND_CHAT_STREAMS
+} from './constants.js'

@@ -10,34 +10,11 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import { responseText, Transaction } from '../index.js'
-import { TRANSACTION_TYPE_NAMES } from './commands.js'
+import { TRANSACTION_TYPE_NAMES } from './admin-api.js'
 import { HttpError } from './http.js'
 import type { FabricPeer, PeerEndpoint } from '../index.js'
+import type { PeerRow, PeersAnswer, TransactionAnswer, TransactionRequest } from './admin-api.js'
 import type { Route } from './http.js'
-
-/** One peer as the admin API lists it */
-export interface PeerRow {
-  id: string
-  address: string
-  /** VALIDATOR, NON_VALIDATOR or UNDEFINED */
-  type: string
-}
-
-/** `GET /peers` */
-export interface PeersAnswer {
-  self: PeerRow
-  peers: PeerRow[]
-  /** Nodes in the discovery list */
-  discovery: number
-}
-
-/** `POST /transactions` answer */
-export interface TransactionAnswer {
-  txid: string
-  /** SUCCESS or FAILURE */
-  status: string
-  message: string
-}
 
 /** Fabric's transaction types, by the short names the CLI takes */
 export const TRANSACTION_TYPES: Record<typeof TRANSACTION_TYPE_NAMES[number], Transaction.Type> = {
@@ -54,7 +31,9 @@ const transactionRequest = z.strictObject({
   txid: z.string().min(1).max(256).optional()
 })
 
-export type TransactionRequest = z.input<typeof transactionRequest>
+// the schema parses exactly the request the client sends
+const _sameRequest: z.input<typeof transactionRequest> extends TransactionRequest ? TransactionRequest extends z.input<typeof transactionRequest> ? true : never : never = true
+void _sameRequest
 
 export function adminRoutes (fabric: FabricPeer): Record<string, Route> {
   return {

@@ -7,13 +7,11 @@ import { resolve } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { CliError } from './errors.js'
 import { adminRequest } from './http.js'
-import type { PeersAnswer, PeerRow, TransactionAnswer, TransactionRequest } from './admin.js'
+import type { PeersAnswer, PeerRow, TransactionAnswer, TransactionRequest } from './admin-api.js'
 import type { HostPort, PeerConfig } from './config.js'
-import type { Printer } from './node-start.js'
+import type { Printer } from './printable.js'
 
 /** Fabric's transaction types, by the short names `tx submit --type` takes */
-export const TRANSACTION_TYPE_NAMES = ['deploy', 'invoke', 'query', 'terminate'] as const
-
 /** `fabric-peer network list`: the node's established peers as a table (or JSON) */
 export async function networkList (config: PeerConfig, json: boolean, print: Printer): Promise<void> {
   const answer: PeersAnswer = await adminRequest(adminOf(config), 'GET', '/peers')

@@ -11,8 +11,10 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { MAX_DURATION } from './constants.js'
+import { peerAddressProblem } from '../addresses.js'
+import { describeRange, MAX_DELAY, optionProblem } from '../init.js'
 import { ConfigError } from './errors.js'
+import type { NumericOption } from '../init.js'
 import type { ConfigIssue, ConfigSource } from './errors.js'
 
 /** A `host:port` for the admin and metrics endpoints */
@@ -107,7 +109,11 @@ export function parseDuration (text: string): number | undefined {
   return Math.round(total)
 }
 
-function duration (min: number): z.ZodType<number> {
+/**
+ * A time in ms for a `fabricPeer` option, bounded by the service's own rules
+ * (OPTION_BOUNDS): the CLI phrases them, it does not restate them.
+ */
+function duration (option: NumericOption): z.ZodType<number> {
   return z.union([z.number(), z.string()], { error: 'expected a duration like 5s, 500ms or 1m30s (or a number of ms)' })
     .transform((v, ctx) => {
       const ms = typeof v === 'number' ? v : parseDuration(v)
@@ -117,25 +123,33 @@ function duration (min: number): z.ZodType<number> {
         return z.NEVER
       }
 
-      if (ms < min) {
-        ctx.addIssue({ code: 'custom', message: min === 0 ? 'must not be negative' : `must be at least ${min}ms, got ${JSON.stringify(v)}` })
-        return z.NEVER
-      }
-
-      if (ms > MAX_DURATION) {
-        ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_DURATION}ms (about 24.8 days, the longest delay a Node timer takes), got ${JSON.stringify(v)}` })
-        return z.NEVER
-      }
-
-      return ms
+      return withinBounds(option, ms, v, ctx)
     })
 }
 
-function integer (min: number): z.ZodType<number> {
+/** A whole number for a `fabricPeer` option, bounded by the service's own rules */
+function integer (option: NumericOption): z.ZodType<number> {
   return z.preprocess(
     v => typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v,
-    z.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(min, { error: `must be ${min} or more` })
+    z.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' })
+      .transform((n, ctx) => withinBounds(option, n, n, ctx))
   )
+}
+
+function withinBounds (option: NumericOption, value: number, given: unknown, ctx: z.RefinementCtx): number {
+  const problem = optionProblem(option, value)
+
+  if (problem == null) {
+    return value
+  }
+
+  ctx.addIssue({
+    code: 'custom',
+    message: problem.kind === 'max'
+      ? `must be at most ${MAX_DELAY}ms (about 24.8 days, the longest delay a Node timer takes), got ${JSON.stringify(given)}`
+      : `${describeRange(problem.bound)}, got ${JSON.stringify(given)}`
+  })
+  return z.NEVER
 }
 
 /** A list: a YAML sequence, or a comma-separated string (Fabric's rootnode, env and flags); `needed`: the message when it is empty */
@@ -149,16 +163,16 @@ function list<T extends z.ZodType> (item: T, needed?: string): z.ZodType<Array<z
 }
 
 const multiaddrString = z.string({ error: 'expected a multiaddr string' }).superRefine((v, ctx) => {
-  const problem = multiaddrProblem(v, false)
-
-  if (problem != null) {
-    ctx.addIssue({ code: 'custom', message: problem })
+  try {
+    multiaddr(v)
+  } catch (err: any) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a multiaddr (${err.message}); expected one like /ip4/0.0.0.0/tcp/7051` })
   }
 })
 
-/** A peer's address: a multiaddr ending in /p2p/<PeerId> */
+/** A peer's address: a multiaddr ending in /p2p/<PeerId>, as the service checks root nodes */
 const peerAddress = z.string({ error: 'expected a multiaddr string' }).superRefine((v, ctx) => {
-  const problem = multiaddrProblem(v, true)
+  const problem = peerAddressProblem(v)
 
   if (problem != null) {
     ctx.addIssue({ code: 'custom', message: problem })
@@ -208,19 +222,19 @@ export const CONFIG_KEYS: ConfigKey[] = [
   { key: 'peer.listenAddress', default: '/ip4/0.0.0.0/tcp/7051', flag: '--listen', describe: 'multiaddrs to listen on (comma-separated)', schema: list(multiaddrString, 'must list at least one multiaddr: a node that listens nowhere cannot be dialed') },
   { key: 'peer.address', default: '', shownDefault: '(the listen addresses)', flag: '--announce', describe: 'multiaddrs other peers should dial (announced)', schema: list(multiaddrString) },
   { key: 'peer.validator.enabled', default: true, flag: '--validator / --non-validator', describe: 'validator (runs the noops engine) or non-validator', schema: boolean },
-  { key: 'peer.validator.consensus.buffersize', default: 1000, describe: 'frames that may wait in one peer\'s send queue', schema: integer(1) },
+  { key: 'peer.validator.consensus.buffersize', default: 1000, describe: 'frames that may wait in one peer\'s send queue', schema: integer('sendQueueSize') },
   { key: 'peer.discovery.rootnode', default: '', shownDefault: '(none)', flag: '--root-node', describe: 'root nodes, multiaddrs ending in /p2p/<PeerId> (comma-separated)', schema: list(peerAddress) },
-  { key: 'peer.discovery.period', default: '5s', describe: 'how often each chat is asked for its peers', schema: duration(1) },
+  { key: 'peer.discovery.period', default: '5s', describe: 'how often each chat is asked for its peers', schema: duration('discoveryPeriod') },
   { key: 'peer.discovery.persist', default: true, describe: 'keep the discovery list in the data directory', schema: boolean },
-  { key: 'peer.discovery.touchPeriod', default: '6s', describe: 'how often missing peers are dialed (0 disables)', schema: duration(0) },
-  { key: 'peer.discovery.touchMaxNodes', default: 100, describe: 'most dials per touch (-1 unlimited)', schema: integer(-1) },
-  { key: 'peer.discovery.minValidators', default: 2, describe: 'validators a non-validator keeps chats with', schema: integer(1) },
+  { key: 'peer.discovery.touchPeriod', default: '6s', describe: 'how often missing peers are dialed (0 disables)', schema: duration('touchPeriod') },
+  { key: 'peer.discovery.touchMaxNodes', default: 100, describe: 'most dials per touch (-1 unlimited)', schema: integer('touchMaxNodes') },
+  { key: 'peer.discovery.minValidators', default: 2, describe: 'validators a non-validator keeps chats with', schema: integer('minValidators') },
   { key: 'peer.admin.address', default: '127.0.0.1:7050', flag: '--admin', describe: 'local admin API for `network list` and `tx submit` (loopback only; off disables)', schema: hostPort(true) },
   { key: 'peer.metrics.address', default: '', shownDefault: '(off)', flag: '--metrics', describe: 'serve Prometheus metrics at http://HOST:PORT/metrics', schema: hostPort(false) },
   { key: 'security.enabled', default: false, describe: 'sign and verify every message and transaction', schema: boolean },
   { key: 'security.allowedPeers', default: '', shownDefault: '(anyone)', describe: 'PeerIds allowed in the network (with security.enabled)', schema: list(peerIdString) },
   { key: 'security.validators', default: '', shownDefault: '(any member)', describe: 'PeerIds allowed to be validators (with security.enabled)', schema: list(peerIdString) },
-  { key: 'security.maxMessageAge', default: 0, shownDefault: '0 (off)', describe: 'reject messages further than this from our clock', schema: duration(0) }
+  { key: 'security.maxMessageAge', default: 0, shownDefault: '0 (off)', describe: 'reject messages further than this from our clock', schema: duration('security.maxMessageAge') }
 ]
 
 const KEYS = new Map(CONFIG_KEYS.map(k => [k.key, k]))
@@ -402,32 +416,6 @@ function unknownKeyMessage (key: string): string {
 
   const sameLetters = CONFIG_KEYS.find(k => k.key.toLowerCase() === key.toLowerCase())
   return sameLetters != null ? `unknown key (did you mean ${sameLetters.key}?)` : 'unknown key'
-}
-
-function multiaddrProblem (text: string, needPeerId: boolean): string | undefined {
-  let id: string | undefined
-
-  try {
-    id = multiaddr(text).getComponents().findLast(c => c.name === 'p2p')?.value
-  } catch (err: any) {
-    return `${JSON.stringify(text)} is not a multiaddr (${err.message}); expected one like /ip4/0.0.0.0/tcp/7051`
-  }
-
-  if (!needPeerId) {
-    return undefined
-  }
-
-  if (id == null) {
-    return `${JSON.stringify(text)} does not end in /p2p/<PeerId>: a root node is named by its PeerId`
-  }
-
-  try {
-    peerIdFromString(id)
-  } catch (err: any) {
-    return `${JSON.stringify(text)} has an invalid PeerId (${err.message})`
-  }
-
-  return undefined
 }
 
 function describeValue (value: unknown): string {

@@ -18,8 +18,5 @@ export const ADMIN_CLIENT_TIMEOUT = ADMIN_REQUEST_TIMEOUT + 2_000
 /** `node start` gives libp2p this long to close chats and save the list before it exits anyway */
 export const STOP_TIMEOUT = 20_000
 
-/** The longest duration a key may have: 2^31-1 ms (~24.8 days), the longest delay a Node timer takes; a longer one fires after 1 ms */
-export const MAX_DURATION = 2 ** 31 - 1
-
 /** Most characters of a peer's own text (a disconnect reason, hello fields) printed on one line */
 export const PEER_TEXT_MAX = 200

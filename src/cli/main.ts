@@ -14,10 +14,10 @@
 import { parseArgs } from 'node:util'
 import { CONFIG_KEYS, envName, loadConfig } from './config.js'
 import { CliError, UsageError } from './errors.js'
-import { TRANSACTION_TYPE_NAMES } from './commands.js'
+import { TRANSACTION_TYPE_NAMES } from './admin-api.js'
 import { awaitingStopSignal } from './signals.js'
 import type { ConfigValue } from './config.js'
-import type { Printer } from './node-start.js'
+import type { Printer } from './printable.js'
 import type { ParseArgsConfig } from 'node:util'
 
 type Options = NonNullable<ParseArgsConfig['options']>

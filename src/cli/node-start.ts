@@ -19,17 +19,13 @@ import { openDataDirOrExplain } from './data-dir.js'
 import { CliError } from './errors.js'
 import { serveJson, serveText } from './http.js'
 import { printable } from './printable.js'
+import type { Printer } from './printable.js'
 import { catchStopSignals, onStopSignal } from './signals.js'
 import type { PeerConfig } from './config.js'
 import type { DataDir } from '../identity.js'
 import type { FabricPeer, SecurityInit } from '../index.js'
 import type { Libp2p } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-
-export interface Printer {
-  out(line: string): void
-  err(line: string): void
-}
 
 /**
  * Start the node and print what a person (or a script) needs: PeerId,

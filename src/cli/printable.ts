@@ -36,3 +36,9 @@ function escape (char: string): string {
   const code = char.charCodeAt(0)
   return NAMED[char] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`)
 }
+
+/** Where the CLI writes its lines for people: stdout and stderr */
+export interface Printer {
+  out(line: string): void
+  err(line: string): void
+}
