@@ -43,17 +43,18 @@ export class FabricPeer implements Startable, FabricPeerInterface {
   private readonly init: ResolvedInit
   private readonly log: Logger
   /** Where the service's events are dispatched; listeners are added through the service */
-  private readonly events = new TypedEventEmitter<FabricPeerEvents>()
-  private readonly chats: ChatRegistry
-  private readonly exchange: PeerExchange
-  private readonly transactions: TransactionService
-  private readonly touch: TouchLoop
-  private readonly listStore?: DiscoveryListStore
+  readonly #events = new TypedEventEmitter<FabricPeerEvents>()
+  readonly #chats: ChatRegistry
+  readonly #exchange: PeerExchange
+  readonly #transactions: TransactionService
+  readonly #touch: TouchLoop
+  readonly #listStore?: DiscoveryListStore
   /** Only with a libp2p `metrics` component */
   private readonly metrics?: FabricMetrics
   private started = false
 
-  // the service's events: dispatched by its parts on their own emitter
+  // the service's events: dispatched by its parts on their own emitter (the
+  // parts are #private: nothing a chat calls back into is reachable from here)
   readonly addEventListener: Emitter['addEventListener']
   readonly removeEventListener: Emitter['removeEventListener']
   readonly dispatchEvent: Emitter['dispatchEvent']
@@ -61,11 +62,11 @@ export class FabricPeer implements Startable, FabricPeerInterface {
   readonly listenerCount: Emitter['listenerCount']
 
   constructor (components: FabricPeerComponents, init: FabricPeerInit = {}) {
-    this.addEventListener = this.events.addEventListener.bind(this.events)
-    this.removeEventListener = this.events.removeEventListener.bind(this.events)
-    this.dispatchEvent = this.events.dispatchEvent.bind(this.events)
-    this.safeDispatchEvent = this.events.safeDispatchEvent.bind(this.events)
-    this.listenerCount = this.events.listenerCount.bind(this.events)
+    this.addEventListener = this.#events.addEventListener.bind(this.#events)
+    this.removeEventListener = this.#events.removeEventListener.bind(this.#events)
+    this.dispatchEvent = this.#events.dispatchEvent.bind(this.#events)
+    this.safeDispatchEvent = this.#events.safeDispatchEvent.bind(this.#events)
+    this.listenerCount = this.#events.listenerCount.bind(this.#events)
     this.components = components
     this.log = components.logger.forComponent('libp2p:fabric:peer')
     const resolved = this.init = resolveInit(init)
@@ -73,7 +74,7 @@ export class FabricPeer implements Startable, FabricPeerInterface {
     this.ledger = resolved.ledger
 
     if (resolved.persist) {
-      this.listStore = new DiscoveryListStore(components.datastore, {
+      this.#listStore = new DiscoveryListStore(components.datastore, {
         key: DISCOVERY_LIST_KEY,
         maxAddresses: resolved.maxDiscoveryEntries * MAX_ADDRESSES_PER_NODE,
         delay: resolved.persistDelay,
@@ -86,44 +87,44 @@ export class FabricPeer implements Startable, FabricPeerInterface {
       backoffInitial: resolved.dialBackoffInitial,
       backoffMax: resolved.dialBackoffMax,
       log: components.logger.forComponent('libp2p:fabric:discovery'),
-      onChange: () => { this.listStore?.schedule(() => this.discovery.addresses()) }
+      onChange: () => { this.#listStore?.schedule(() => this.discovery.addresses()) }
     })
 
     this.metrics = components.metrics == null
       ? undefined
       : new FabricMetrics(components.metrics, {
-        chatRoles: () => this.chats.sessions().map(session => session.to().type),
+        chatRoles: () => this.#chats.sessions().map(session => session.to().type),
         discoverySize: () => this.discovery.size
       })
 
     const guard = new PeerGuard(components, resolved.security)
 
-    this.exchange = new PeerExchange({
+    this.#exchange = new PeerExchange({
       ...resolved,
       discovery: this.discovery,
-      chats: () => this.chats.sessions(),
+      chats: () => this.#chats.sessions(),
       // new nodes: the touch loop runs soon instead of at its next period
-      onLearned: () => { this.touch.nudge() },
+      onLearned: () => { this.#touch.nudge() },
       log: this.log
     })
 
-    this.chats = new ChatRegistry(components, {
+    this.#chats = new ChatRegistry(components, {
       ...resolved,
       guard,
-      exchange: this.exchange,
+      exchange: this.#exchange,
       discovery: this.discovery,
-      events: this.events,
+      events: this.#events,
       metrics: this.metrics,
       localEndpoint: () => this.getPeerEndpoint()
     })
 
-    this.transactions = new TransactionService(components, { ...resolved, guard, chats: this.chats })
+    this.#transactions = new TransactionService(components, { ...resolved, guard, chats: this.#chats })
 
-    this.touch = new TouchLoop({
+    this.#touch = new TouchLoop({
       peerId: components.peerId,
       discovery: this.discovery,
-      established: () => this.chats.sessions().map(session => ({ peerId: session.remotePeer, type: session.to().type })),
-      isEstablished: (peerId) => this.chats.isEstablished(peerId),
+      established: () => this.#chats.sessions().map(session => ({ peerId: session.remotePeer, type: session.to().type })),
+      isEstablished: (peerId) => this.#chats.isEstablished(peerId),
       dial: async (node, options) => {
         this.metrics?.touchDialed()
 
@@ -141,7 +142,7 @@ export class FabricPeer implements Startable, FabricPeerInterface {
       ...resolved,
       concurrency: resolved.touchConcurrency,
       log: components.logger.forComponent('libp2p:fabric:touch'),
-      onTick: (tick) => { this.events.safeDispatchEvent('touch', { detail: tick }) }
+      onTick: (tick) => { this.#events.safeDispatchEvent('touch', { detail: tick }) }
     })
   }
 
@@ -155,19 +156,19 @@ export class FabricPeer implements Startable, FabricPeerInterface {
   }
 
   async start (): Promise<void> {
-    await this.chats.start()
-    await this.transactions.start()
-    this.listStore?.open()
+    await this.#chats.start()
+    await this.#transactions.start()
+    this.#listStore?.open()
     await restoreDiscovery(this.discovery, this.components.peerStore, await this.loadDiscoveryList(), this.init.rootNodes, this.log)
     await this.init.engine?.start?.(this)
     this.started = true
-    this.chats.open()
-    this.exchange.start()
+    this.#chats.open()
+    this.#exchange.start()
   }
 
   /** The touch loop starts once libp2p listens, so our hellos carry a dialable address */
   afterStart (): void {
-    this.touch.start()
+    this.#touch.start()
   }
 
   /**
@@ -177,13 +178,13 @@ export class FabricPeer implements Startable, FabricPeerInterface {
    */
   async beforeStop (): Promise<void> {
     this.started = false
-    this.exchange.stop()
-    this.touch.stop()
+    this.#exchange.stop()
+    this.#touch.stop()
     await this.init.engine?.stop?.()
-    await this.transactions.beforeStop()
-    await this.chats.beforeStop()
+    await this.#transactions.beforeStop()
+    await this.#chats.beforeStop()
     // write a pending change now; nothing is written after this
-    await this.listStore?.close()
+    await this.#listStore?.close()
     await this.discovery.flush()
   }
 
@@ -193,8 +194,8 @@ export class FabricPeer implements Startable, FabricPeerInterface {
       await this.beforeStop()
     }
 
-    this.transactions.stop()
-    await this.chats.stop()
+    this.#transactions.stop()
+    await this.#chats.stop()
   }
 
   isStarted (): boolean {
@@ -207,49 +208,49 @@ export class FabricPeer implements Startable, FabricPeerInterface {
   }
 
   getPeers (): PeersMessage {
-    return this.chats.getPeers()
+    return this.#chats.getPeers()
   }
 
   /** Write the discovery list to the datastore now (it is also written after every change, and at stop) */
   async storeDiscoveryList (): Promise<void> {
-    this.listStore?.schedule(() => this.discovery.addresses())
-    await this.listStore?.flush()
+    this.#listStore?.schedule(() => this.discovery.addresses())
+    await this.#listStore?.flush()
   }
 
   /** The addresses in the persisted discovery list ([] with `persist: false`) */
   async loadDiscoveryList (): Promise<string[]> {
-    return await this.listStore?.load() ?? []
+    return await this.#listStore?.load() ?? []
   }
 
   isEstablished (peer: PeerId): boolean {
-    return this.chats.isEstablished(peer)
+    return this.#chats.isEstablished(peer)
   }
 
   async chatWithPeer (target: ChatTarget, options: AbortOptions = {}): Promise<PeerEndpoint> {
-    return this.chats.chatWithPeer(target, options)
+    return this.#chats.chatWithPeer(target, options)
   }
 
   broadcast (msg: Message, type?: PeerEndpoint.Type): BroadcastResult {
-    return this.chats.broadcast(msg, type)
+    return this.#chats.broadcast(msg, type)
   }
 
   unicast (msg: Message, peer: PeerId): void {
-    this.chats.unicast(msg, peer)
+    this.#chats.unicast(msg, peer)
   }
 
   async onDrain (peer: PeerId, options: AbortOptions = {}): Promise<void> {
-    await this.chats.onDrain(peer, options)
+    await this.#chats.onDrain(peer, options)
   }
 
   async flush (peer: PeerId, options: AbortOptions = {}): Promise<void> {
-    await this.chats.flush(peer, options)
+    await this.#chats.flush(peer, options)
   }
 
   async processTransaction (tx: Transaction, options: AbortOptions = {}): Promise<Response> {
-    return this.transactions.processTransaction(tx, options)
+    return this.#transactions.processTransaction(tx, options)
   }
 
   async sendTransactionToPeer (peer: PeerId, tx: Transaction, options: AbortOptions = {}): Promise<Response> {
-    return this.transactions.sendTransactionToPeer(peer, tx, options)
+    return this.#transactions.sendTransactionToPeer(peer, tx, options)
   }
 }

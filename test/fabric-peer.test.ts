@@ -395,6 +395,35 @@ describe('configuration', () => {
   })
 })
 
+describe('the service\'s surface', () => {
+  // what a chat calls back into (registration, rate, admission, the peer
+  // exchange) belongs to its parts, not to node.services.fabric
+  const INTERNALS = ['register', 'deregister', 'admit', 'admitPeer', 'checkMessage', 'replacementFor', 'sendQueueFull',
+    'peerRejected', 'messageReceived', 'peersReceived', 'peersToShare', 'localHello', 'createEngineHandler', 'sweep',
+    'rejected', 'delivered', 'exchange', 'guard', 'chats', 'transactions', 'touch', 'listStore', 'events']
+
+  it('chat internals are not reachable from node.services.fabric, and engines get only the coordinator', async () => {
+    let coordinator: object | undefined
+    const a = await node({ handlerFactory: (c, chat) => { coordinator = c; return { handleMessage: () => {}, sendMessage: (m) => { chat.send(m) }, to: () => chat.remoteEndpoint!, stop: () => {} } } })
+    const b = await node()
+    await a.services.fabric.chatWithPeer(b.getMultiaddrs())
+
+    const fabric: Record<string, unknown> = a.services.fabric as any
+    for (const name of INTERNALS) {
+      assert.equal(fabric[name], undefined, `node.services.fabric.${name} is reachable`)
+    }
+
+    assert.ok(coordinator != null, 'the handler factory ran')
+    assert.notEqual(coordinator, a.services.fabric, 'engines are handed the service itself')
+    assert.deepEqual(Object.keys(coordinator).sort(), ['broadcast', 'flush', 'getPeerEndpoint', 'getPeers', 'onDrain', 'unicast'])
+    assert.ok(Object.isFrozen(coordinator))
+    for (const name of INTERNALS) {
+      assert.equal((coordinator as Record<string, unknown>)[name], undefined, `the engine's coordinator has ${name}`)
+    }
+    assert.equal((coordinator as any).getPeers().peers[0].ID.name, b.peerId.toString())
+  })
+})
+
 /** The open chat streams `from` has with `to` */
 function chatStreams (from: FabricNode, to: FabricNode): Array<{ direction: string }> {
   return from.getConnections(to.peerId)
