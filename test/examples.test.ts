@@ -28,6 +28,16 @@ describe('examples run as the README says', () => {
     assert.match(out, /All peers stopped cleanly/)
   })
 
+  it('npm run example:bench-engine: a custom engine on 8 peer processes, timed', async () => {
+    const out = await example('examples/bench-engine.ts', ['--transactions', '100'])
+
+    assert.match(out, /100 at nvp0 and nvp1, 8 in flight: 100 SUCCESS, 0 FAILURE/)
+    assert.match(out, /latency median +[\d.]+ ms/)
+    assert.match(out, /latency p99 +[\d.]+ ms/)
+    assert.match(out, /throughput +\d+ tx\/s/)
+    assert.match(out, /kill -9 \+ restart +vp5 listening again [\d.]+ s after SIGKILL, back in the topology [\d.]+ s later/)
+  })
+
   it('the short examples run to the end', async () => {
     assert.match(await example('examples/compose-node.ts'), /alice: CONSENSUS from .*hello from a composed node/)
     assert.match(await example('examples/custom-engine.ts'), /transaction at val2: SUCCESS - val2 has seen 2 votes/)
