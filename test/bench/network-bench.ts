@@ -1,7 +1,7 @@
 /**
  * P5-P7: the network as a whole, with Fabric's default periods (discovery 5 s,
  * touch 6 s). P5 and P6 run their nodes as child processes through the
- * harness (test/harness/), on 127.0.0.1; P7 measures the touch loop alone.
+ * harness (libp2p-fabric-peer/testing), on 127.0.0.1; P7 measures the touch loop alone.
  * - P5: N validators given one root node, until a full mesh: time, failed dials, CPU
  * - P6: a validator restarted on its datastore with the root node down, until it is back in the mesh
  * - P7: the cost of one touch tick with 10 000 discovery entries and 1 000 established chats

@@ -1,13 +1,14 @@
 /**
  * npm run bench [-- --quick]: every benchmark against baselines measured in
- * the same run, printed as tables of ratios and written to
- * test/bench/results/ (latest.json, latest.md, SVG charts).
+ * the same run, printed as tables of ratios and written to docs/bench/
+ * (latest.json, latest.md, SVG charts); a quick run to docs/bench/quick/,
+ * which git ignores.
  *
  * One machine, 2 cores: single runs vary by up to 2x, so each comparison gets
  * a warm-up and the transports take turns over rounds, medians compared (the
  * range is shown). P1-P4 run twice: both ends in this process (with the TCP
  * and grpc-js baselines), and each side in its own process through the
- * harness (test/harness/), as peers on two machines would be. P5 and P6 run
+ * harness (libp2p-fabric-peer/testing), as peers on two machines would be. P5 and P6 run
  * their nodes as harness worker processes.
  */
 
@@ -25,7 +26,7 @@ const { values } = parseArgs({ options: { quick: { type: 'boolean', default: fal
 const quick = values.quick
 const started = performance.now()
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
-const OUT = quick ? 'test/bench/results/quick' : 'test/bench/results'
+const OUT = quick ? 'docs/bench/quick' : 'docs/bench'
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 const k = (x: number): string => Math.round(x).toLocaleString('en')
