@@ -4,7 +4,7 @@ import { CHAT_PROTOCOL, createMessage, Message } from '../src/index.js'
 import { FakePeer } from './helpers/fake-peer.js'
 import { createNode, nextEvent, waitFor } from './helpers/nodes.js'
 import type { FabricNode } from './helpers/nodes.js'
-import type { FabricPeerInit } from '../src/index.js'
+import type { ChatSender, FabricPeerInit } from '../src/index.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
 
 const running: Array<Libp2p | FakePeer> = []
@@ -130,5 +130,43 @@ describe('streams per connection', () => {
     // libp2p resolves the dial before the remote accepts; the registrar resets streams over the limit
     await waitFor(() => streams.slice(2).every(s => s.status !== 'open'), 'the streams over the limit to be reset', 5_000)
     assert.deepEqual(streams.slice(0, 2).map(s => s.status), ['open', 'open'])
+  })
+})
+
+describe('a peer that stops reading, whoever sends to it', () => {
+  it('an engine\'s own sends to a peer that stopped reading get it dropped, without waiting for a peer exchange period', async () => {
+    // the discovery period is far away: only the chat stream itself can notice the stall
+    const chats = new Map<string, ChatSender>()
+    const sender = await node({
+      sendQueueSize: 100,
+      sendStallTimeout: 300,
+      discoveryPeriod: 600_000,
+      handlerFactory: (_coordinator, chat) => {
+        chats.set(chat.remotePeer.toString(), chat)
+        return { handleMessage: () => {}, sendMessage: (m) => { chat.send(m) }, to: () => chat.remoteEndpoint!, stop: () => {} }
+      }
+    })
+    const stalled = await FakePeer.create()
+    running.push(stalled)
+    await stalled.hello(sender.getMultiaddrs())
+    stalled.stream!.pause()
+    await waitFor(() => chats.has(stalled.node.peerId.toString()), 'the engine handler for the fake peer')
+
+    const dropped = nextEvent(sender.services.fabric, 'peer:closed', d => d.peerId.equals(stalled.node.peerId), 10_000)
+    const chat = chats.get(stalled.node.peerId.toString())!
+    let full = 0
+    // the engine writes straight to its chat, as engines do, and backs off on a full queue
+    for (let i = 0; i < 400 && chat.writable; i++) {
+      try {
+        chat.send(createMessage(Message.Type.CONSENSUS, new Uint8Array(16 * 1024)))
+      } catch (err: any) {
+        if (err.name !== 'SendQueueFullError' && err.name !== 'ChatClosedError') throw err
+        if (err.name === 'SendQueueFullError') full++
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+    }
+
+    assert.ok(full > 0, 'the queue never filled')
+    assert.match((await dropped).reason, /^send queue stalled: \d+ frames unread for over 300ms$/)
   })
 })

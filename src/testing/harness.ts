@@ -8,20 +8,17 @@
  * wall-clock times; prints progress lines on long waits.
  */
 
-import { fork } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fullMesh, nonValidatorsConnected, summarise, topology } from './conditions.js'
 import { moduleUrl } from './modules.js'
 import { NodeHost } from './node-host.js'
+import { HarnessError } from './errors.js'
 import { workerLaunch } from './worker-launch.js'
+import { WorkerProcess } from './worker-process.js'
 import type { Condition } from './conditions.js'
 import type { Command, LedgerSummary, ModuleRef, NodeEvent, NodeSpec, NodeStatus, Reply, ResolvedSpec, TxResult } from './protocol.js'
-import type { WorkerInit } from './worker.js'
-import type { ChildProcess } from 'node:child_process'
-import type { WriteStream } from 'node:fs'
 
 export interface HarnessInit {
   /**
@@ -97,20 +94,17 @@ export interface HarnessNode {
   startedAt?: number
 }
 
-export class HarnessError extends Error {
-  override name = 'HarnessError'
-}
+export { HarnessError }
 
-interface Worker {
+/** Nodes running in this process */
+interface InlineWorker {
   names: string[]
-  child?: ChildProcess
-  log?: WriteStream
-  pending: Map<number, { resolve: (v: any) => void, reject: (e: Error) => void, timer: NodeJS.Timeout }>
-  exited: Promise<number | null>
-  inline?: Map<string, NodeHost>
+  inline: Map<string, NodeHost>
+  child?: undefined
+  log?: undefined
 }
 
-let nextId = 1
+type Worker = WorkerProcess | InlineWorker
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
@@ -256,7 +250,7 @@ export class Harness {
 
   private async launchInline (group: HarnessNode[], specs: ResolvedSpec[]): Promise<NodeStatus[]> {
     const hosts = new Map<string, NodeHost>()
-    const worker: Worker = { names: group.map(n => n.spec.name), pending: new Map(), exited: new Promise(() => {}), inline: hosts }
+    const worker: InlineWorker = { names: group.map(n => n.spec.name), inline: hosts }
     group.forEach(n => { this.workers.set(n.spec.name, worker); n.pid = undefined })
     for (const spec of specs) hosts.set(spec.name, await NodeHost.start(spec, (e) => { this.onEvent(e) }))
     return [...hosts.values()].map(h => h.status())
@@ -264,47 +258,19 @@ export class Harness {
 
   private async launchProcess (group: HarnessNode[], specs: ResolvedSpec[], timeout: number): Promise<NodeStatus[]> {
     const names = group.map(n => n.spec.name)
-    const init: WorkerInit = { specs, statusInterval: this.init.statusInterval ?? 500 }
     const { script, execArgv } = await workerLaunch(specs)
-    const command = this.commands.get(names[0])
-    // under a command: `command[0] ...command[1..] node [flags] worker init`
-    const child = fork(script, [JSON.stringify(init)], {
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      execPath: command != null ? command[0] : process.execPath,
-      execArgv: [...(command != null ? [...command.slice(1), process.execPath] : []), ...execArgv, ...(this.init.nodeOptions ?? [])]
-    })
-    const log = createWriteStream(join(this.dir, 'logs', `${names.length > 3 ? `${names[0]}-${names[names.length - 1]}` : names.join('+')}.log`), { flags: 'a' })
-    log.write(`--- ${new Date().toISOString()} starting ${names.join(', ')}${command != null ? ` via ${command.join(' ')}` : ''}\n`)
-    for (const out of [child.stdout, child.stderr]) {
-      out?.pipe(log, { end: false })
-      // not pipe(): one stderr with a dozen pipes into it warns of a listener leak
-      if (this.init.echo === true) out?.on('data', (chunk: Buffer) => process.stderr.write(chunk))
-    }
-    const worker: Worker = {
+    const worker = new WorkerProcess({
       names,
-      child,
-      log,
-      pending: new Map(),
-      exited: new Promise(resolve => { child.once('exit', (code, signal) => { resolve(code ?? (signal != null ? -1 : null)) }) })
-    }
-    group.forEach(n => { this.workers.set(n.spec.name, worker); n.pid = child.pid })
-
-    const ready = new Promise<NodeStatus[]>((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new HarnessError(`${names.join(', ')} not ready in ${timeout} ms (log: ${log.path})`)) }, timeout)
-      child.on('message', (reply: Reply) => {
-        if (reply.kind === 'ready') { clearTimeout(timer); resolve(reply.statuses) }
-        this.onReply(worker, reply)
-      })
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer)
-        reject(new HarnessError(`${names.join(', ')} exited while starting (code ${code}, signal ${signal}; log: ${log.path})`))
-      })
+      init: { specs, statusInterval: this.init.statusInterval ?? 500 },
+      script,
+      execArgv: [...execArgv, ...(this.init.nodeOptions ?? [])],
+      command: this.commands.get(names[0]),
+      logFile: join(this.dir, 'logs', `${names.length > 3 ? `${names[0]}-${names[names.length - 1]}` : names.join('+')}.log`),
+      echo: this.init.echo
     })
+    group.forEach(n => { this.workers.set(n.spec.name, worker); n.pid = worker.child.pid })
 
     void worker.exited.then(code => {
-      for (const [, p] of worker.pending) { clearTimeout(p.timer); p.reject(new HarnessError(`${names.join(', ')} exited (code ${code})`)) }
-      worker.pending.clear()
-      log.end()
       for (const n of group) {
         if (this.workers.get(n.spec.name) !== worker) continue
         if (n.state === 'up' || n.state === 'starting') {
@@ -316,12 +282,7 @@ export class Harness {
       this.changed()
     })
 
-    try {
-      return await ready
-    } catch (err) {
-      child.kill('SIGKILL')
-      throw err
-    }
+    return worker.ready(timeout, (reply) => { this.onReply(worker, reply) })
   }
 
   private onReply (worker: Worker, reply: Reply): void {
@@ -337,15 +298,6 @@ export class Harness {
       case 'event':
         this.onEvent(reply.event)
         break
-      case 'result': {
-        const p = worker.pending.get(reply.id)
-        if (p == null) break
-        worker.pending.delete(reply.id)
-        clearTimeout(p.timer)
-        if (reply.ok) p.resolve(reply.value)
-        else p.reject(new HarnessError(reply.error))
-        break
-      }
       case 'fatal':
         for (const name of worker.names) this.failures.push({ node: name, error: reply.error })
         this.progress(`${worker.names.join(', ')}: ${reply.error.split('\n')[0]}`)
@@ -377,15 +329,7 @@ export class Harness {
     const worker = this.workers.get(node.spec.name)
     if (node.state !== 'up' || worker == null) throw new HarnessError(`${node.spec.name} is ${node.state}`)
     if (worker.inline != null) return this.runInline(worker.inline, cmd as Command) as Promise<T>
-    const id = nextId++
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        worker.pending.delete(id)
-        reject(new HarnessError(`${cmd.cmd} at ${node.spec.name}: no answer in ${timeout} ms`))
-      }, timeout)
-      worker.pending.set(id, { resolve, reject, timer })
-      worker.child!.send({ ...cmd, id })
-    })
+    return worker.request<T>(cmd, timeout, node.spec.name)
   }
 
   private async runInline (hosts: Map<string, NodeHost>, cmd: Command): Promise<unknown> {
@@ -457,13 +401,8 @@ export class Harness {
       n.state = 'up'
       await this.request(n, { cmd: 'stop', node: name }, 30_000)
       n.state = 'stopped'
-    } else {
-      worker.child!.send({ cmd: 'stop', id: nextId++ })
-      const code = await Promise.race([worker.exited, sleep(30_000).then(() => 'timeout' as const)])
-      if (code === 'timeout') {
-        worker.child!.kill('SIGKILL')
-        this.failures.push({ node: name, error: 'did not stop within 30 s; killed' })
-      }
+    } else if (!(await worker.stop(30_000))) {
+      this.failures.push({ node: name, error: 'did not stop within 30 s; killed' })
     }
     this.progress(`stopped ${name}`)
     this.changed()
@@ -566,12 +505,9 @@ export class Harness {
         await Promise.allSettled([...w.inline.values()].map(async h => h.stop()))
         return
       }
-      if (w.child == null || w.child.exitCode != null || w.child.signalCode != null) return
+      if (w.gone) return
       for (const name of w.names) { const n = this.nodes.get(name); if (n?.state === 'up') n.state = 'stopped' }
-      try { w.child.send({ cmd: 'stop', id: nextId++ }) } catch {}
-      const code = await Promise.race([w.exited, sleep(20_000).then(() => 'timeout' as const)])
-      if (code === 'timeout') {
-        w.child.kill('SIGKILL')
+      if (!(await w.stop(20_000))) {
         for (const name of w.names) this.failures.push({ node: name, error: 'did not stop within 20 s; killed' })
       }
     }))
@@ -596,10 +532,6 @@ function resolveModule (ref: ModuleRef): ModuleRef {
   } catch (err: any) {
     throw new HarnessError(err.message)
   }
-}
-
-async function sleep (ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms).unref())
 }
 
 async function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
