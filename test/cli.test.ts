@@ -109,6 +109,41 @@ security:
     assert.doesNotMatch(vp0?.stderr ?? '', /unexpected error/)
   })
 
+  it('web pages are refused: a cross-site POST (Origin, text/plain), a rebound Host, a non-JSON POST; the CLI\'s own requests still work', async () => {
+    const metrics = (a.metrics ?? '').replace(/^http:\/\/|\/metrics$/g, '')
+    const adminPort = a.admin.split(':')[1]
+    const body = JSON.stringify({ chaincode: 'evil', txid: 'csrf-tx' })
+    const post = (headers: string): string => `POST /transactions HTTP/1.1\r\n${headers}Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`
+
+    // the form a page can send cross-site without a preflight: text/plain, with the page's Origin
+    const csrf = await rawHttp(a.admin, post(`Host: 127.0.0.1:${adminPort}\r\nOrigin: http://evil.example\r\nContent-Type: text/plain\r\n`))
+    assert.equal(csrf.status, 'HTTP/1.1 403 Forbidden', csrf.text)
+    assert.match(csrf.text, /Origin header/)
+    assert.doesNotMatch(csrf.text, /SUCCESS/)
+
+    // DNS rebinding: the page's own name resolving to 127.0.0.1
+    for (const port of [metrics, a.admin]) {
+      const path = port === metrics ? '/metrics' : '/peers'
+      const rebound = await rawHttp(port, `GET ${path} HTTP/1.1\r\nHost: rebind.evil.example:${port.split(':')[1]}\r\nConnection: close\r\n\r\n`)
+      assert.equal(rebound.status, 'HTTP/1.1 403 Forbidden', rebound.text)
+      assert.match(rebound.text, /is not this server's address/)
+    }
+
+    const plain = await rawHttp(a.admin, post(`Host: 127.0.0.1:${adminPort}\r\nContent-Type: text/plain\r\n`))
+    assert.equal(plain.status, 'HTTP/1.1 415 Unsupported Media Type', plain.text)
+
+    for (const host of [`localhost:${adminPort}`, `127.0.0.1:${adminPort}`]) {
+      const ok = await rawHttp(a.admin, `GET /peers HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+      assert.equal(ok.status, 'HTTP/1.1 200 OK', ok.text)
+    }
+
+    const list = await runCli(['network', 'list', '--admin', a.admin, '--json'])
+    assert.equal(list.code, 0, list.stderr)
+    const submitted = await runCli(['tx', 'submit', '--admin', a.admin, '-n', 'mycc', '--txid', 'after-csrf', '--json'])
+    assert.equal(submitted.code, 0, submitted.stderr)
+    assert.equal(JSON.parse(submitted.stdout).status, 'SUCCESS')
+  })
+
   it('a client slow to send its headers gets 408 within about 5 s', async () => {
     const answer = await rawHttp(a.admin, 'GET /peers HTTP/1.1\r\nHost: x\r\n', 9_000)
 

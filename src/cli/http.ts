@@ -5,6 +5,7 @@
 
 import { createServer, request } from 'node:http'
 import { once } from 'node:events'
+import { isIP } from 'node:net'
 import { ADMIN_CLIENT_TIMEOUT, ADMIN_MAX_BODY, ADMIN_REQUEST_TIMEOUT, HTTP_HEADERS_TIMEOUT, HTTP_TIMEOUT_CHECK_INTERVAL } from './constants.js'
 import { AdminError, CliError } from './errors.js'
 import type { HostPort } from './config.js'
@@ -39,14 +40,14 @@ export interface HttpEndpoint {
  * @throws {CliError} when the address cannot be bound
  */
 export async function serveJson (at: HostPort, routes: Record<string, Route>, what: string): Promise<HttpEndpoint> {
-  return listen(at, what, (req, res) => {
+  return listen(at, what, 'json', (req, res) => {
     void handleJson(req, res, routes)
   })
 }
 
 /** Serve plain text (Prometheus exposition) at GET `path` */
 export async function serveText (at: HostPort, path: string, what: string, body: () => Promise<{ contentType: string, text: string }>): Promise<HttpEndpoint> {
-  return listen(at, what, (req, res) => {
+  return listen(at, what, 'text', (req, res) => {
     const requested = pathOf(req)
 
     if (requested == null) {
@@ -121,12 +122,50 @@ export async function adminRequest (at: HostPort, method: 'GET' | 'POST', path: 
   return json
 }
 
-async function listen (at: HostPort, what: string, handler: RequestListener): Promise<HttpEndpoint> {
+/**
+ * Why a request that a web page may have made is refused, or undefined. A
+ * page can make a browser send requests here (a cross-site POST needs no
+ * preflight with `Content-Type: text/plain`), and with DNS rebinding read the
+ * answers under a name of its own: so the Host must be an IP address or
+ * localhost on our port, no Origin header may be present, and a POST must be
+ * JSON (which a page cannot send cross-site without a preflight we never answer).
+ */
+export function browserRefusal (req: IncomingMessage, port: number): HttpError | undefined {
+  const host = req.headers.host
+
+  if (host == null || !isOwnHost(host, port)) {
+    return new HttpError(403, `refused: Host ${JSON.stringify(host ?? '').slice(0, 128)} is not this server's address (an IP address or localhost, port ${port})`)
+  }
+
+  if (req.headers.origin != null) {
+    return new HttpError(403, 'refused: requests from web pages (with an Origin header) are not served')
+  }
+
+  if (req.method === 'POST' && req.headers['content-type']?.split(';')[0].trim().toLowerCase() !== 'application/json') {
+    return new HttpError(415, 'refused: a POST must have Content-Type: application/json')
+  }
+
+  return undefined
+}
+
+async function listen (at: HostPort, what: string, format: 'json' | 'text', handler: RequestListener): Promise<HttpEndpoint> {
+  let port = at.port
   const server: Server = createServer({
     requestTimeout: ADMIN_REQUEST_TIMEOUT,
     headersTimeout: HTTP_HEADERS_TIMEOUT,
     connectionsCheckingInterval: HTTP_TIMEOUT_CHECK_INTERVAL
-  }, handler)
+  }, (req, res) => {
+    // a target that is no URL gets the handler's own 400 first
+    const refusal = pathOf(req) == null ? undefined : browserRefusal(req, port)
+
+    if (refusal == null) {
+      handler(req, res)
+    } else if (format === 'json') {
+      send(res, refusal.status, { error: refusal.message })
+    } else {
+      res.writeHead(refusal.status, { 'content-type': 'text/plain' }).end(`${refusal.message}\n`)
+    }
+  })
 
   try {
     server.listen(at.port, at.host)
@@ -145,6 +184,7 @@ async function listen (at: HostPort, what: string, handler: RequestListener): Pr
   })
 
   const bound = server.address() as AddressInfo
+  port = bound.port
   const address = { host: at.host, port: bound.port }
 
   return {
@@ -223,6 +263,18 @@ function send (res: ServerResponse, status: number, body: unknown): void {
  */
 function pathOf (req: IncomingMessage): string | undefined {
   return URL.parse(req.url ?? '/', 'http://x')?.pathname ?? undefined
+}
+
+/** A Host header naming this server by an IP address or localhost, on its port: no DNS name a page could rebind */
+function isOwnHost (host: string, port: number): boolean {
+  const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(host.trim())
+  const name = (match?.[1] ?? match?.[2])?.toLowerCase()
+
+  if (match == null || name == null) {
+    return false
+  }
+
+  return Number(match[3] ?? 80) === port && (name === 'localhost' || isIP(name) !== 0)
 }
 
 function hostForUrl (host: string): string {
