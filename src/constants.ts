@@ -162,3 +162,16 @@ export const MAX_MESSAGES_PER_SECOND_SECURE = 5_000
 
 /** Signed transactions remembered against replay within maxMessageAge, at most. */
 export const MAX_RECENT_TRANSACTIONS = 100_000
+
+/** Peer store tag on peers with an established chat; libp2p's pruner closes the lowest tag sum first, strangers have none (0). */
+export const CHAT_TAG = 'fabric-chat'
+/** A validator chat's tag: the peer store's largest value (tags are 0-100), so the consensus mesh is kept last. */
+export const CHAT_TAG_VALUE_VALIDATOR = 100
+/** A non-validator chat's tag: below a validator's, above a stranger's 0. */
+export const CHAT_TAG_VALUE_NON_VALIDATOR = 50
+/** A connection with no established chat this long after it opened is a stranger: a hello exchange is one round trip; half of HELLO_TIMEOUT leaves a loaded node room. */
+export const CHAT_GRACE = 5_000
+/** Share of maxConnections kept free of strangers: 30 of libp2p's 300, more than one host can open within CHAT_GRACE at libp2p's inboundConnectionThreshold (5/s x 5 s = 25). */
+export const CONNECTION_RESERVE = 0.1
+/** How often the connection count is checked against maxConnections minus the reserve: a stranger outlives its grace by at most this. */
+export const CONNECTION_CHECK_INTERVAL = 1_000

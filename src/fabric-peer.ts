@@ -2,7 +2,8 @@ import { peerDiscoverySymbol, serviceCapabilities } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { ChatRegistry } from './chat/chat-registry.js'
 import { PeerExchange } from './chat/peer-exchange.js'
-import { DISCOVERY_LIST_KEY, MAX_ADDRESSES_PER_NODE } from './constants.js'
+import { ConnectionSlots } from './connections/connection-slots.js'
+import { CHAT_GRACE, CONNECTION_CHECK_INTERVAL, CONNECTION_RESERVE, DISCOVERY_LIST_KEY, MAX_ADDRESSES_PER_NODE } from './constants.js'
 import { Discovery } from './discovery/discovery.js'
 import { DiscoveryListStore, restoreDiscovery } from './discovery/persistence.js'
 import { selfEndpoint } from './endpoint.js'
@@ -12,7 +13,7 @@ import { PeerGuard } from './security/peer-guard.js'
 import { TouchLoop } from './touch/touch-loop.js'
 import { TransactionService } from './transaction/transaction-service.js'
 import type { ChatTarget } from './addresses.js'
-import type { BroadcastResult, FabricPeerComponents, FabricPeerEvents, FabricPeerInit, FabricPeer as FabricPeerInterface } from './index.js'
+import type { BroadcastResult, FabricPeerComponents, FabricPeerEvents, FabricPeerInit, FabricUsage, FabricPeer as FabricPeerInterface } from './index.js'
 import type { ResolvedInit } from './init.js'
 import type { Ledger } from './ledger.js'
 import type { Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
@@ -31,7 +32,8 @@ type Emitter = TypedEventEmitter<FabricPeerEvents>
  * - {@link PeerGuard}: membership, roles, signatures;
  * - {@link TransactionService}: `/fabric/transaction/1.0.0` and forwarding;
  * - {@link Discovery}, {@link DiscoveryListStore}, {@link TouchLoop}: the list,
- *   its persistence, and the loop that dials it.
+ *   its persistence, and the loop that dials it;
+ * - {@link ConnectionSlots}: chat peers tagged, strangers closed near maxConnections.
  */
 export class FabricPeer implements Startable, FabricPeerInterface {
   readonly validator: boolean
@@ -48,6 +50,7 @@ export class FabricPeer implements Startable, FabricPeerInterface {
   readonly #exchange: PeerExchange
   readonly #transactions: TransactionService
   readonly #touch: TouchLoop
+  readonly #slots: ConnectionSlots
   readonly #listStore?: DiscoveryListStore
   /** Only with a libp2p `metrics` component */
   private readonly metrics?: FabricMetrics
@@ -144,6 +147,14 @@ export class FabricPeer implements Startable, FabricPeerInterface {
       log: components.logger.forComponent('libp2p:fabric:touch'),
       onTick: (tick) => { this.#events.safeDispatchEvent('touch', { detail: tick }) }
     })
+
+    this.#slots = new ConnectionSlots(components, {
+      events: this.#events,
+      isEstablished: (peerId) => this.#chats.isEstablished(peerId),
+      chatGrace: CHAT_GRACE,
+      reserve: CONNECTION_RESERVE,
+      checkInterval: CONNECTION_CHECK_INTERVAL
+    })
   }
 
   readonly [Symbol.toStringTag] = 'libp2p-fabric-peer'
@@ -156,6 +167,7 @@ export class FabricPeer implements Startable, FabricPeerInterface {
   }
 
   async start (): Promise<void> {
+    this.#slots.start()
     await this.#chats.start()
     await this.#transactions.start()
     this.#listStore?.open()
@@ -196,6 +208,7 @@ export class FabricPeer implements Startable, FabricPeerInterface {
 
     this.#transactions.stop()
     await this.#chats.stop()
+    await this.#slots.stop()
   }
 
   isStarted (): boolean {
@@ -220,6 +233,10 @@ export class FabricPeer implements Startable, FabricPeerInterface {
   /** The addresses in the persisted discovery list ([] with `persist: false`) */
   async loadDiscoveryList (): Promise<string[]> {
     return await this.#listStore?.load() ?? []
+  }
+
+  usage (): FabricUsage {
+    return this.#chats.usage()
   }
 
   isEstablished (peer: PeerId): boolean {
