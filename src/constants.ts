@@ -163,6 +163,21 @@ export const MAX_MESSAGES_PER_SECOND_SECURE = 5_000
 /** Signed transactions remembered against replay within maxMessageAge, at most. */
 export const MAX_RECENT_TRANSACTIONS = 100_000
 
+/**
+ * What a received frame costs in the inbox besides its bytes: the decoded
+ * Message's objects and views. Measured: an empty frame (1 byte on the wire)
+ * decodes into 459 bytes of heap, so a flood of empty frames is counted at
+ * about what it costs, not at the bytes the peer paid.
+ */
+export const FRAME_COST = 512
+
+/**
+ * Frames a chat stream decodes before the hello exchange completes: the
+ * exchange needs the peer's DISC_HELLO (and may see its DISC_DISCONNECT).
+ * Anything more waits undecoded, with the stream paused.
+ */
+export const HELLO_RECEIVE_FRAMES = 4
+
 /** Peer store tag on peers with an established chat; libp2p's pruner closes the lowest tag sum first, strangers have none (0). */
 export const CHAT_TAG = 'fabric-chat'
 /** A validator chat's tag: the peer store's largest value (tags are 0-100), so the consensus mesh is kept last. */

@@ -389,6 +389,24 @@ export interface MessageHandlerCoordinator {
   flush(peer: PeerId, options?: AbortOptions): Promise<void>
 }
 
+/**
+ * What peers make this node hold right now, in bytes as the node counts them
+ * where they are held (`node.services.fabric.usage()`): the figures its
+ * limits bound.
+ */
+export interface FabricUsage {
+  /** Chat streams running: established, or in their hello exchange */
+  chats: number
+  /** Frames received and not yet handled, over all chats */
+  inboxFrames: number
+  /** What those frames count for: each its encoded size plus FRAME_COST */
+  inboxBytes: number
+  /** Bytes received and not yet decoded, held while a chat's inbox is full */
+  undecodedBytes: number
+  /** Bytes queued to send, over all chats */
+  sendQueueBytes: number
+}
+
 /** The service: `node.services.fabric` */
 export interface FabricPeer extends MessageHandlerCoordinator, TypedEventTarget<FabricPeerEvents> {
   /** True for a validator */
@@ -405,6 +423,8 @@ export interface FabricPeer extends MessageHandlerCoordinator, TypedEventTarget<
   processTransaction(tx: Transaction, options?: AbortOptions): Promise<Response>
   /** Send a transaction to one peer and return its Response; rejects if the peer cannot be reached */
   sendTransactionToPeer(peer: PeerId, tx: Transaction, options?: AbortOptions): Promise<Response>
+  /** What peers make this node hold right now */
+  usage(): FabricUsage
   /** The discovery list */
   readonly discovery: Discovery
   /** Write the discovery list to the datastore now */

@@ -4,7 +4,7 @@ import { anySignal } from 'any-signal'
 import { raceSignal } from 'race-signal'
 import { compare as uint8ArrayCompare } from 'uint8arrays/compare'
 import { resolveTarget } from '../addresses.js'
-import { CHAT_PROTOCOL } from '../constants.js'
+import { CHAT_PROTOCOL, HELLO_RECEIVE_FRAMES } from '../constants.js'
 import { NotEstablishedError } from '../errors.js'
 import { encodeMessage } from './frames.js'
 import { PeerEndpoint } from '../pb/fabric.js'
@@ -14,7 +14,7 @@ import type { ChatSessionContext, Registration } from './chat-session.js'
 import type { PeerExchange } from './peer-exchange.js'
 import type { ChatTarget } from '../addresses.js'
 import type { Discovery } from '../discovery/discovery.js'
-import type { BroadcastResult, FabricPeerEvents, HandlerFactory, MessageHandler, MessageHandlerCoordinator } from '../index.js'
+import type { BroadcastResult, FabricPeerEvents, FabricUsage, HandlerFactory, MessageHandler, MessageHandlerCoordinator } from '../index.js'
 import type { ResolvedInit } from '../init.js'
 import type { FabricMetrics } from '../metrics.js'
 import type { HelloMessage, Message, PeersMessage } from '../pb/fabric.js'
@@ -123,6 +123,22 @@ export class ChatRegistry implements Startable, ChatSessionContext {
     this.started = false
     this.shutdown.abort()
     await Promise.all(this.running.values())
+  }
+
+  /** What the chats hold now: received and not yet handled, and queued to send */
+  usage (): Omit<FabricUsage, 'transactionBytes'> {
+    const usage = { chats: 0, inboxFrames: 0, inboxBytes: 0, undecodedBytes: 0, sendQueueBytes: 0 }
+
+    for (const session of this.running.keys()) {
+      const received = session.chat.received
+      usage.chats++
+      usage.inboxFrames += received.frames
+      usage.inboxBytes += received.bytes
+      usage.undecodedBytes += received.undecoded
+      usage.sendQueueBytes += session.chat.queuedBytes
+    }
+
+    return usage
   }
 
   /** The established chats */
@@ -269,6 +285,7 @@ export class ChatRegistry implements Startable, ChatSessionContext {
     }
 
     this.established.delete(key)
+    this.exchange.closed()
     const reason = session.closeReason ?? 'closed'
     this.log('chat with %p closed: %s', session.remotePeer, reason)
     this.events.safeDispatchEvent('peer:closed', {
@@ -341,6 +358,7 @@ export class ChatRegistry implements Startable, ChatSessionContext {
       sendQueueBytes: this.init.sendQueueBytes,
       sendStallTimeout: this.init.sendStallTimeout,
       receiveQueueSize: this.init.receiveQueueSize,
+      receiveQueueSizeBeforeHello: HELLO_RECEIVE_FRAMES,
       signer: this.guard.signer,
       counters: this.init.metrics?.messages,
       onStall: () => { if (session != null) this.dropStalled(session) }

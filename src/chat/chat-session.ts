@@ -396,7 +396,7 @@ export class ChatSession implements MessageHandler {
 
     this.endpoint = endpoint
     this.blockchainInfo = hello.blockchainInfo ?? BlockchainInfo.decode(new Uint8Array(0))
-    this.chat.remoteEndpoint = endpoint
+    this.chat.established(endpoint)
     this.state = 'established'
     this.engineHandler = this.context.createEngineHandler(this.chat)
 

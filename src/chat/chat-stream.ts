@@ -1,7 +1,7 @@
 import { InvalidMessageError } from '@libp2p/interface'
 import { pEvent } from 'p-event'
 import { raceSignal } from 'race-signal'
-import { CLOSE_TIMEOUT, MAX_BATCH_BYTES, MAX_MESSAGE_SIZE, MAX_MUXER_WINDOW, RECEIVE_QUEUE_SIZE, SEND_QUEUE_BYTES, SEND_QUEUE_SIZE, SEND_STALL_TIMEOUT } from '../constants.js'
+import { CLOSE_TIMEOUT, FRAME_COST, MAX_BATCH_BYTES, MAX_MESSAGE_SIZE, MAX_MUXER_WINDOW, RECEIVE_QUEUE_SIZE, SEND_QUEUE_BYTES, SEND_QUEUE_SIZE, SEND_STALL_TIMEOUT } from '../constants.js'
 import { ChatClosedError, InvalidFrameError, SendQueueFullError } from '../errors.js'
 import { Message } from '../pb/fabric.js'
 import { encodeFrames, encodeMessage, FrameDecoder, framedLength } from './frames.js'
@@ -19,8 +19,16 @@ export interface ChatStreamInit {
   sendQueueBytes?: number
   /** Decoded frames buffered for the reader before the stream is paused */
   receiveQueueSize?: number
-  /** Bytes of decoded frames buffered for the reader before the stream is paused */
+  /**
+   * Bytes of decoded frames buffered for the reader before the stream is
+   * paused: each frame counts at its whole encoded size plus FRAME_COST
+   */
   receiveQueueBytes?: number
+  /**
+   * Frames decoded until `established()` is called (the hello exchange needs
+   * one); unset: receiveQueueSize from the start
+   */
+  receiveQueueSizeBeforeHello?: number
   /** Frames waiting with nothing written for this long (ms) mean the peer has stopped reading */
   sendStallTimeout?: number
   /**
@@ -41,7 +49,7 @@ export interface ChatStreamInit {
 }
 
 /** What an engine's handler may do with a chat: send, and know who is on the other end */
-export type ChatSender = Pick<ChatStream, 'send' | 'remotePeer' | 'remoteEndpoint' | 'initiated' | 'queued' | 'writable'>
+export type ChatSender = Pick<ChatStream, 'send' | 'remotePeer' | 'remoteEndpoint' | 'initiated' | 'queued' | 'writable' | 'onDrain'>
 
 /**
  * One long-lived Chat stream with a peer: length-prefixed `Message` frames in
@@ -66,14 +74,16 @@ export class ChatStream implements AsyncIterable<Message> {
   readonly remotePeer: PeerId
   /** True when we opened this stream */
   readonly initiated: boolean
-  /** The remote's endpoint, set once its hello is accepted */
+  /** The remote's endpoint, set once its hello is accepted (`established()`) */
   remoteEndpoint?: PeerEndpoint
 
   private readonly log: Logger
   private readonly maxMessageSize: number
   private readonly sendQueueSize: number
   private readonly sendQueueBytes: number
-  private queuedBytes = 0
+  private queueBytes = 0
+  /** Frames the inbox takes now: fewer before the hello exchange */
+  private frameBudget: number
   private readonly receiveQueueSize: number
   private readonly receiveQueueBytes: number
   private readonly signer?: (msg: Message) => Message
@@ -89,6 +99,8 @@ export class ChatStream implements AsyncIterable<Message> {
   private readonly decoder: FrameDecoder
   /** Decoded messages not yet taken by the reader: an array with a moving head */
   private readonly inbox: Message[] = []
+  /** What each message in the inbox counts against receiveQueueBytes, by the same index */
+  private readonly inboxCosts: number[] = []
   private inboxHead = 0
   private inboxEnded = false
   private inboxError?: Error
@@ -114,6 +126,7 @@ export class ChatStream implements AsyncIterable<Message> {
     this.sendQueueBytes = init.sendQueueBytes ?? SEND_QUEUE_BYTES
     this.receiveQueueSize = init.receiveQueueSize ?? RECEIVE_QUEUE_SIZE
     this.receiveQueueBytes = init.receiveQueueBytes ?? 2 * this.maxMessageSize
+    this.frameBudget = init.receiveQueueSizeBeforeHello ?? this.receiveQueueSize
     this.signer = init.signer
     this.counters = init.counters
     this.sendStallTimeout = init.sendStallTimeout ?? SEND_STALL_TIMEOUT
@@ -126,7 +139,10 @@ export class ChatStream implements AsyncIterable<Message> {
     stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, MAX_MUXER_WINDOW + this.maxMessageSize)
     this.flush = this.flush.bind(this)
 
-    stream.addEventListener('message', (evt) => { this.onData(evt.data) })
+    stream.addEventListener('message', (evt) => {
+      this.decoder.append(evt.data)
+      this.decodeFrames()
+    })
     // 'end', not 'remoteCloseWrite': a paused stream may still hold frames the
     // peer sent before closing; 'end' fires once they have all been delivered.
     // A reset or abort also emits 'end' first: leave those to 'close', which
@@ -147,6 +163,11 @@ export class ChatStream implements AsyncIterable<Message> {
   /** Frames waiting to be written */
   get queued (): number {
     return this.queue.length - this.queueHead
+  }
+
+  /** Bytes waiting to be written */
+  get queuedBytes (): number {
+    return this.queueBytes
   }
 
   /**
@@ -191,7 +212,7 @@ export class ChatStream implements AsyncIterable<Message> {
 
   /** The queue is at most half full, by frames and by bytes */
   private get roomy (): boolean {
-    return this.queued <= this.sendQueueSize / 2 && this.queuedBytes <= this.sendQueueBytes / 2
+    return this.queued <= this.sendQueueSize / 2 && this.queueBytes <= this.sendQueueBytes / 2
   }
 
   /**
@@ -277,7 +298,7 @@ export class ChatStream implements AsyncIterable<Message> {
     }
 
     this.queue.push(encoded)
-    this.queuedBytes += encoded.byteLength
+    this.queueBytes += encoded.byteLength
     this.counters?.countSent(encoded)
 
     if (!this.flushScheduled && !this.waitingForDrain) {
@@ -288,7 +309,7 @@ export class ChatStream implements AsyncIterable<Message> {
 
   /** Throws SendQueueFullError unless a frame of `bytes` (at least) fits in the send queue now */
   private checkCapacity (bytes: number): void {
-    if (this.queued >= this.sendQueueSize || (this.queued > 0 && this.queuedBytes + bytes > this.sendQueueBytes)) {
+    if (this.queued >= this.sendQueueSize || (this.queued > 0 && this.queueBytes + bytes > this.sendQueueBytes)) {
       if (this.counters != null) {
         this.counters.queueFull++
       }
@@ -299,7 +320,7 @@ export class ChatStream implements AsyncIterable<Message> {
         this.reportStall()
       }
 
-      throw new SendQueueFullError(`Send queue to ${this.remotePeer} is full (${this.queued} frames, ${this.queuedBytes} bytes)`)
+      throw new SendQueueFullError(`Send queue to ${this.remotePeer} is full (${this.queued} frames, ${this.queueBytes} bytes)`)
     }
   }
 
@@ -328,6 +349,11 @@ export class ChatStream implements AsyncIterable<Message> {
         throw this.inboxError
       }
 
+      // frames that arrived while the inbox was full wait undecoded
+      if (this.decodeFrames() > 0) {
+        break
+      }
+
       if (this.inboxEnded) {
         return null
       }
@@ -342,21 +368,27 @@ export class ChatStream implements AsyncIterable<Message> {
 
     const end = Math.min(this.inbox.length, this.inboxHead + max)
     const batch = this.inbox.slice(this.inboxHead, end)
-    this.inboxHead = end
 
-    for (const msg of batch) {
-      this.inboxBytes -= msg.payload.byteLength
+    for (let i = this.inboxHead; i < end; i++) {
+      this.inboxBytes -= this.inboxCosts[i]
     }
+
+    this.inboxHead = end
 
     if (this.inboxHead === this.inbox.length) {
       this.inbox.length = 0
+      this.inboxCosts.length = 0
       this.inboxHead = 0
     } else if (this.inboxHead > 1024 && this.inboxHead * 2 > this.inbox.length) {
       this.inbox.splice(0, this.inboxHead)
+      this.inboxCosts.splice(0, this.inboxHead)
       this.inboxHead = 0
     }
 
-    if (this.paused && this.inbox.length - this.inboxHead <= this.receiveQueueSize / 2 && this.inboxBytes <= this.receiveQueueBytes / 2) {
+    // room again: frames that waited undecoded come in
+    this.decodeFrames()
+
+    if (this.paused && this.inbox.length - this.inboxHead <= this.frameBudget / 2 && this.inboxBytes <= this.receiveQueueBytes / 2) {
       this.paused = false
 
       if (this.stream.readStatus === 'paused') {
@@ -413,27 +445,59 @@ export class ChatStream implements AsyncIterable<Message> {
     this.stream.abort(err)
   }
 
-  private onData (data: Uint8Array | Uint8ArrayList): void {
+  /** The hello exchange is done: the peer's endpoint is known, and the inbox takes receiveQueueSize frames */
+  established (endpoint: PeerEndpoint): void {
+    this.remoteEndpoint = endpoint
+    this.frameBudget = this.receiveQueueSize
+  }
+
+  /** What the inbox holds: frames and the bytes they count for (each frame's encoded size plus FRAME_COST) */
+  get received (): { frames: number, bytes: number, undecoded: number } {
+    return { frames: this.inbox.length - this.inboxHead, bytes: this.inboxBytes, undecoded: this.decoder.buffered }
+  }
+
+  /**
+   * Decode buffered frames into the inbox while it has room, one frame at a
+   * time: the budget is checked per frame, so a chunk of many tiny frames
+   * cannot get past it. What does not fit stays undecoded, with the stream
+   * paused (the muxer stops granting the peer window). Returns how many
+   * frames it decoded.
+   */
+  private decodeFrames (): number {
+    let decoded = 0
+
     try {
-      for (const frame of this.decoder.push(data)) {
+      while (this.inbox.length - this.inboxHead < this.frameBudget && this.inboxBytes < this.receiveQueueBytes && this.inboxError == null) {
+        const frame = this.decoder.next()
+
+        if (frame == null) {
+          break
+        }
+
         const msg = Message.decode(frame)
 
         if (this.counters != null) {
           this.counters.received[msg.type]++
         }
 
-        this.inboxBytes += msg.payload.byteLength
+        const cost = frame.byteLength + FRAME_COST
+        this.inboxBytes += cost
         this.inbox.push(msg)
-        this.waiter?.resolve()
-        this.waiter = undefined
+        this.inboxCosts.push(cost)
+        decoded++
       }
     } catch (err: any) {
       this.log.error('undecodable frame from %p - %e', this.remotePeer, err)
       this.abort(new InvalidFrameError(`Undecodable frame: ${err.message}`))
-      return
+      return decoded
     }
 
-    if (!this.paused && (this.inbox.length - this.inboxHead >= this.receiveQueueSize || this.inboxBytes >= this.receiveQueueBytes)) {
+    if (decoded > 0) {
+      this.waiter?.resolve()
+      this.waiter = undefined
+    }
+
+    if (!this.paused && (this.inbox.length - this.inboxHead >= this.frameBudget || this.inboxBytes >= this.receiveQueueBytes)) {
       this.paused = true
       // not now: this may run inside stream.resume(), which dispatches its
       // buffer and then grants the muxer window; pausing in between would be undone
@@ -443,6 +507,8 @@ export class ChatStream implements AsyncIterable<Message> {
         }
       })
     }
+
+    return decoded
   }
 
   private flush (): void {
@@ -507,7 +573,7 @@ export class ChatStream implements AsyncIterable<Message> {
       }
 
       bytes += framed
-      this.queuedBytes -= body.byteLength
+      this.queueBytes -= body.byteLength
       end++
     }
 
@@ -520,7 +586,7 @@ export class ChatStream implements AsyncIterable<Message> {
   private clearQueue (): void {
     this.queue.length = 0
     this.queueHead = 0
-    this.queuedBytes = 0
+    this.queueBytes = 0
     this.notifyRoom()
   }
 

@@ -32,26 +32,46 @@ export class FrameDecoder {
   }
 
   /**
-   * Append `chunk` and return every complete frame body now available.
+   * Append `chunk` and return every complete frame body now available (for
+   * tests and tools: a reader with a budget takes them one at a time with `next()`).
    *
    * @throws {InvalidMessageError} on a frame longer than maxFrameLength or a malformed prefix
    */
   push (chunk: Uint8Array | Uint8ArrayList): Uint8Array[] {
-    this.buffer.append(chunk)
+    this.append(chunk)
     const frames: Uint8Array[] = []
 
-    while (this.buffer.byteLength > 0) {
-      const head = this.readPrefix()
-
-      if (head == null || this.buffer.byteLength < head.prefix + head.length) {
-        break
-      }
-
-      frames.push(this.buffer.subarray(head.prefix, head.prefix + head.length))
-      this.buffer.consume(head.prefix + head.length)
+    for (let frame = this.next(); frame != null; frame = this.next()) {
+      frames.push(frame)
     }
 
     return frames
+  }
+
+  /** Buffer `chunk`; take its frames with `next()`, as many as the reader has room for */
+  append (chunk: Uint8Array | Uint8ArrayList): void {
+    this.buffer.append(chunk)
+  }
+
+  /**
+   * The next complete frame body, or undefined until more bytes arrive.
+   *
+   * @throws {InvalidMessageError} on a frame longer than maxFrameLength or a malformed prefix
+   */
+  next (): Uint8Array | undefined {
+    if (this.buffer.byteLength === 0) {
+      return undefined
+    }
+
+    const head = this.readPrefix()
+
+    if (head == null || this.buffer.byteLength < head.prefix + head.length) {
+      return undefined
+    }
+
+    const frame = this.buffer.subarray(head.prefix, head.prefix + head.length)
+    this.buffer.consume(head.prefix + head.length)
+    return frame
   }
 
   /** Bytes held for an incomplete frame */

@@ -25,18 +25,26 @@ export interface PeerExchangeInit {
   log: Logger
 }
 
-/** When a chat's peer last had its DISC_PEERS taken and its DISC_GET_PEERS answered */
+/** When a chat's peer last had its DISC_PEERS taken */
 interface ExchangeTimes {
   peersAt: number
-  answerAt: number
 }
+
+/**
+ * How long one encoded DISC_PEERS answer is reused while our chats do not
+ * change: every DISC_GET_PEERS is answered, and a flood of them costs a queued
+ * copy of the same bytes each, not a new sample and encoding (floods are
+ * bounded by the message rate)
+ */
+const ANSWER_TTL = 1_000
 
 /**
  * Fabric's peer exchange on the chats: every `discoveryPeriod` a sample of
  * established chats is asked for its peers (DISC_GET_PEERS), each peer's
  * DISC_GET_PEERS is answered with our established peers (DISC_PEERS), and the
- * endpoints a peer sends go into discovery, for the touch loop to dial. A peer
- * gets at most one of each per half a discovery period.
+ * endpoints a peer sends go into discovery, for the touch loop to dial. Every
+ * DISC_GET_PEERS is answered (from an answer encoded at most ANSWER_TTL ago);
+ * a peer's DISC_PEERS is taken at most once per half a discovery period.
  */
 export class PeerExchange implements Startable {
   private readonly init: PeerExchangeInit
@@ -46,6 +54,7 @@ export class PeerExchange implements Startable {
   private readonly times = new WeakMap<ChatSession, ExchangeTimes>()
   /** DISC_GET_PEERS sent on establishment in this discovery period */
   private earlyAsks = 0
+  private answer?: { payload: Uint8Array, at: number }
 
   constructor (init: PeerExchangeInit) {
     this.init = init
@@ -68,6 +77,9 @@ export class PeerExchange implements Startable {
    * of N entries on top of the periodic exchange, for nothing new.
    */
   established (session: ChatSession): void {
+    // our peers changed: the next answer lists them as they are now
+    this.answer = undefined
+
     if (this.earlyAsks < EARLY_ASKS_PER_PERIOD) {
       this.earlyAsks++
 
@@ -77,11 +89,20 @@ export class PeerExchange implements Startable {
     }
   }
 
-  /** A peer's DISC_GET_PEERS: answered with our established peers */
+  /** An established chat ended: the next answer no longer lists it */
+  closed (): void {
+    this.answer = undefined
+  }
+
+  /** A peer's DISC_GET_PEERS: always answered with our established peers */
   onGetPeers (session: ChatSession): void {
-    if (this.due(session, 'answerAt')) {
-      session.reply(createMessage(Message.Type.DISC_PEERS, PeersMessage.encode(this.peersToShare())))
+    const now = Date.now()
+
+    if (this.answer == null || now - this.answer.at >= ANSWER_TTL) {
+      this.answer = { payload: PeersMessage.encode(this.peersToShare()), at: now }
     }
+
+    session.reply(createMessage(Message.Type.DISC_PEERS, this.answer.payload))
   }
 
   /**
@@ -153,14 +174,14 @@ export class PeerExchange implements Startable {
     let times = this.times.get(session)
 
     if (times == null) {
-      times = { peersAt: -Infinity, answerAt: -Infinity }
+      times = { peersAt: -Infinity }
       this.times.set(session, times)
     }
 
     return times
   }
 
-  /** Whether the peer's next DISC_PEERS / DISC_GET_PEERS is taken; an answer is stamped now */
+  /** Whether the peer's DISC_PEERS is taken now (and stamped) */
   private due (session: ChatSession, which: keyof ExchangeTimes): boolean {
     const times = this.timesOf(session)
     const now = Date.now()

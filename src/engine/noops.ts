@@ -166,6 +166,15 @@ export class NoopsEngine implements Engine {
 
   /** Answer a SYNC_GET_BLOCKS with up to MAX_BLOCKS_PER_SYNC blocks */
   async serveBlocks (chat: ChatSender, range: SyncBlockRange): Promise<void> {
+    // a peer that does not read its answers gets no more work done for it:
+    // this chat's later messages wait (its stream pauses) until there is room,
+    // or until the peer is dropped for not reading
+    try {
+      await chat.onDrain()
+    } catch {
+      return
+    }
+
     const end = Math.min(range.end, range.start + MAX_BLOCKS_PER_SYNC - 1, this.ledger.height - 1)
     const blocks: Block[] = []
 

@@ -1,0 +1,211 @@
+/**
+ * Issue 13's hostile peers, on the chat protocol: each attacker is a plain
+ * libp2p node writing frames by hand on raw streams (never our sender). What
+ * the node holds is read from its own byte accounting (`usage()`), RSS growth
+ * of this process is sampled while the attack runs, and an honest peer keeps
+ * chatting and gets a transaction through meanwhile.
+ */
+
+import assert from 'node:assert/strict'
+import { afterEach, describe, it } from 'node:test'
+import { defaultLogger } from '@libp2p/logger'
+import { MemoryDatastore } from 'datastore-core'
+import { CHAT_PROTOCOL, createMessage, DatastoreLedger, Message, noopsEngine, PeerEndpoint, response, Response, SyncBlockRange, Transaction } from '../src/index.js'
+import { FakePeer, frame } from './helpers/fake-peer.js'
+import { createNode, nextEvent, waitFor } from './helpers/nodes.js'
+import type { FabricNode } from './helpers/nodes.js'
+import type { Engine, FabricPeerInit, FabricUsage } from '../src/index.js'
+import type { Libp2p, Stream } from '@libp2p/interface'
+
+/** The most RSS one attacking peer may add (issue 13) */
+const RSS_BOUND = 200 * 1024 * 1024
+
+const running: Array<Libp2p | FakePeer> = []
+afterEach(async () => { await Promise.all(running.splice(0).map(async n => n.stop())) })
+
+async function node (init: FabricPeerInit = {}): Promise<FabricNode> {
+  const n = await createNode({ fabric: { touchPeriod: 0, ...init } })
+  running.push(n)
+  return n
+}
+
+async function fake (): Promise<FakePeer> {
+  const f = await FakePeer.create()
+  running.push(f)
+  return f
+}
+
+/** An engine that answers every transaction at once and takes `delay` ms per CONSENSUS message */
+function engine (delay = 0): Engine {
+  return {
+    processTransactionMessage: (_msg, tx) => response(Response.StatusCode.SUCCESS, `took ${tx.txid}`),
+    getHandlerFactory: () => (_coordinator, chat) => ({
+      handleMessage: async (msg) => { if (delay > 0 && msg.type === Message.Type.CONSENSUS) await new Promise(resolve => setTimeout(resolve, delay)) },
+      sendMessage: (msg) => { chat.send(msg) },
+      to: () => chat.remoteEndpoint!,
+      stop: () => {}
+    })
+  }
+}
+
+function tx (txid: string): Transaction {
+  return { type: Transaction.Type.CHAINCODE_INVOKE, chaincodeID: new TextEncoder().encode('cc'), payload: new Uint8Array(0), metadata: new Uint8Array(0), txid, nonce: new Uint8Array(0), cert: new Uint8Array(0), signature: new Uint8Array(0) }
+}
+
+/** Samples RSS and the target's usage() every 20 ms until stopped; the peaks */
+function watch (target: FabricNode): { stop: () => { rssGrowth: number, peak: FabricUsage } } {
+  const rss0 = process.memoryUsage().rss
+  let rssPeak = rss0
+  const peak: FabricUsage = { chats: 0, inboxFrames: 0, inboxBytes: 0, undecodedBytes: 0, sendQueueBytes: 0 }
+  const sample = (): void => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss)
+    const u = target.services.fabric.usage()
+    for (const k of Object.keys(peak) as Array<keyof FabricUsage>) peak[k] = Math.max(peak[k], u[k])
+  }
+  const timer = setInterval(sample, 20)
+  return { stop: () => { clearInterval(timer); sample(); return { rssGrowth: rssPeak - rss0, peak } } }
+}
+
+/** An honest peer keeps chatting with `target` and gets transactions through, until `until` settles */
+async function honestTraffic (honest: FabricNode, target: FabricNode, until: Promise<unknown>): Promise<{ sent: number, received: number, txs: number }> {
+  let received = 0
+  target.services.fabric.addEventListener('message', (evt) => {
+    if (evt.detail.peerId.equals(honest.peerId) && evt.detail.message.type === Message.Type.RESPONSE) received++
+  })
+  let done = false
+  void until.finally(() => { done = true })
+  let sent = 0
+  let txs = 0
+  while (!done) {
+    honest.services.fabric.unicast(createMessage(Message.Type.RESPONSE, new Uint8Array(8)), target.peerId)
+    sent++
+    const res = await honest.services.fabric.sendTransactionToPeer(target.peerId, tx(`honest-${txs}`))
+    assert.equal(res.status, Response.StatusCode.SUCCESS, new TextDecoder().decode(res.msg))
+    txs++
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  await waitFor(() => received === sent, `all ${sent} honest messages to arrive (${received} did)`, 15_000)
+  return { sent, received, txs }
+}
+
+/** Write `bytes` on a raw stream, waiting for drain when the stream asks us to */
+async function write (stream: Stream, bytes: Uint8Array, signal: AbortSignal): Promise<void> {
+  if (!stream.send(bytes)) {
+    await new Promise<void>((resolve) => {
+      const done = (): void => { stream.removeEventListener('drain', done); stream.removeEventListener('close', done); signal.removeEventListener('abort', done); resolve() }
+      stream.addEventListener('drain', done)
+      stream.addEventListener('close', done)
+      signal.addEventListener('abort', done)
+    })
+  }
+}
+
+describe('hostile peers on the chat protocol (issue 13)', () => {
+  it('(a) empty frames, 1 byte each on the wire, are held to the inbox budget before and after the hello', async () => {
+    const target = await node({ engine: engine(), maxMessagesPerSecond: 2_000 })
+    const honest = await node({ validator: false })
+    await honest.services.fabric.chatWithPeer(target.getMultiaddrs())
+    const watching = watch(target)
+
+    // before the hello: 100 KB of zero-length frames on a fresh chat stream
+    const early = await fake()
+    const rejected = nextEvent(target.services.fabric, 'peer:rejected', d => d.peerId.equals(early.node.peerId))
+    const raw = await early.node.dialProtocol(target.getMultiaddrs(), CHAT_PROTOCOL)
+    raw.send(new Uint8Array(100 * 1024))
+    assert.match((await rejected).reason, /before DISC_HELLO/)
+
+    // after the hello: 2 MiB of them, two million messages if decoded at once
+    const attacker = await fake()
+    await attacker.hello(target.getMultiaddrs())
+    const attack = (async () => {
+      const zeros = new Uint8Array(64 * 1024)
+      const stop = AbortSignal.timeout(3_000)
+      for (let sent = 0; sent < 2 * 1024 * 1024 && !stop.aborted; sent += zeros.byteLength) await write(attacker.stream!, zeros, stop)
+      await new Promise(resolve => setTimeout(resolve, 500))
+    })()
+    const honestly = await honestTraffic(honest, target, attack)
+    const { rssGrowth, peak } = watching.stop()
+
+    // the attacker's chat at most receiveQueueSize, the early one HELLO_RECEIVE_FRAMES, the honest one a few
+    assert.ok(peak.inboxFrames <= 1_000 + 4 + 8, `inboxes held ${peak.inboxFrames} frames`)
+    assert.ok(peak.inboxBytes <= 8 * 1024 * 1024, `inbox held ${peak.inboxBytes} bytes`)
+    assert.ok(rssGrowth < RSS_BOUND, `RSS grew ${Math.round(rssGrowth / 2 ** 20)} MiB`)
+    assert.ok(honestly.txs > 0 && honestly.received === honestly.sent)
+    assert.equal(target.services.fabric.isEstablished(honest.peerId), true)
+  })
+
+  it('(b) frames of 4 MiB of signature and no payload count at their whole size, with a second chat stream left silent', async () => {
+    const target = await node({ engine: engine(50) })
+    const honest = await node({ validator: false })
+    await honest.services.fabric.chatWithPeer(target.getMultiaddrs())
+    const attacker = await fake()
+    await attacker.hello(target.getMultiaddrs())
+    await attacker.node.dialProtocol(target.getMultiaddrs(), CHAT_PROTOCOL)
+    const watching = watch(target)
+
+    const big = frame({ ...createMessage(Message.Type.CONSENSUS), signature: new Uint8Array(4 * 1024 * 1024 - 64) })
+    const attack = (async () => {
+      const stop = AbortSignal.timeout(3_000)
+      for (let i = 0; i < 600 && !stop.aborted; i++) await write(attacker.stream!, big, stop)
+    })()
+    const honestly = await honestTraffic(honest, target, attack)
+    const { rssGrowth, peak } = watching.stop()
+
+    // the budget (2 x maxMessageSize) plus the one frame that crosses it
+    assert.ok(peak.inboxBytes <= 12 * 1024 * 1024 + 4096, `inbox held ${peak.inboxBytes} bytes`)
+    assert.ok(rssGrowth < RSS_BOUND, `RSS grew ${Math.round(rssGrowth / 2 ** 20)} MiB`)
+    assert.ok(honestly.txs > 0)
+  })
+
+  it('(d) a peer that stops reading and keeps sending SYNC_GET_BLOCKS gets no more work done for it, and is dropped', async () => {
+    const ledger = await new DatastoreLedger(new MemoryDatastore()).open()
+    const target = await node({ ledger, engine: noopsEngine({ ledger, logger: defaultLogger() }), sendStallTimeout: 2_000 })
+    for (let i = 0; i < 100; i++) {
+      const t = { ...tx(`block-${i}`), payload: new Uint8Array(32 * 1024).fill(i) }
+      assert.equal((await target.services.fabric.processTransaction(t)).status, Response.StatusCode.SUCCESS)
+    }
+    let reads = 0
+    const getBlock = ledger.getBlock.bind(ledger)
+    ledger.getBlock = async (n) => { reads++; return getBlock(n) }
+
+    const honest = await node({ validator: false })
+    await honest.services.fabric.chatWithPeer(target.getMultiaddrs())
+    const attacker = await fake()
+    // as a non-validator: this is not about who sequences (issue 14)
+    await attacker.hello(target.getMultiaddrs(), PeerEndpoint.Type.NON_VALIDATOR)
+    attacker.stream!.pause()
+    const dropped = nextEvent(target.services.fabric, 'peer:closed', d => d.peerId.equals(attacker.node.peerId), 30_000)
+    const watching = watch(target)
+
+    // 3 000 requests for 100 blocks of 32 KiB: 3 MiB answers, 9 GiB if all were served
+    const requests = 3_000
+    const ask = frame(createMessage(Message.Type.SYNC_GET_BLOCKS, SyncBlockRange.encode({ correlationId: 1, start: 0, end: 99 })))
+    const attack = (async () => {
+      const stop = AbortSignal.timeout(10_000)
+      for (let i = 0; i < requests && !stop.aborted; i++) await write(attacker.stream!, ask, stop)
+      await dropped
+    })()
+    const honestly = await honestTraffic(honest, target, attack)
+    const { rssGrowth, peak } = watching.stop()
+
+    assert.match((await dropped).reason, /^send queue stalled/)
+    // what fits in its send queue (64 MiB: about 20 answers), not one answer per request
+    assert.ok(reads < requests * 100 / 20, `${reads} block reads for a peer that reads nothing`)
+    assert.ok(peak.sendQueueBytes <= 64 * 1024 * 1024 + 4 * 1024 * 1024, `send queues held ${peak.sendQueueBytes} bytes`)
+    assert.ok(rssGrowth < RSS_BOUND, `RSS grew ${Math.round(rssGrowth / 2 ** 20)} MiB`)
+    assert.ok(honestly.txs > 0)
+  })
+
+  it('(f) every DISC_GET_PEERS is answered, also one sent a second after the last', async () => {
+    const target = await node({ discoveryPeriod: 5_000 })
+    const attacker = await fake()
+    await attacker.hello(target.getMultiaddrs())
+    const answers = (): number => attacker.received.filter(m => m.type === Message.Type.DISC_PEERS).length
+
+    for (let i = 1; i <= 3; i++) {
+      attacker.send(createMessage(Message.Type.DISC_GET_PEERS))
+      await waitFor(() => answers() >= i, `answer ${i} to DISC_GET_PEERS`, 2_000)
+      await new Promise(resolve => setTimeout(resolve, 1_000))
+    }
+  })
+})
