@@ -190,3 +190,12 @@ export const CHAT_GRACE = 5_000
 export const CONNECTION_RESERVE = 0.1
 /** How often the connection count is checked against maxConnections minus the reserve: a stranger outlives its grace by at most this. */
 export const CONNECTION_CHECK_INTERVAL = 1_000
+
+/**
+ * `security.maxMessageAge` when security is on and it is not given: signed
+ * messages and transactions further than this from our clock are refused, and
+ * a signed transaction is remembered this long (twice, for clock skew) so a
+ * replay is refused. A minute allows for unsynchronised clocks and slow
+ * delivery; peers' clocks must agree within it.
+ */
+export const MAX_MESSAGE_AGE_SECURE = 60_000

@@ -183,7 +183,7 @@ export function resolveInit (init: FabricPeerInit = {}): ResolvedInit {
     security: {
       ...init.security,
       enabled,
-      maxMessageAge: number('security.maxMessageAge', init.security?.maxMessageAge, 0)
+      maxMessageAge: number('security.maxMessageAge', init.security?.maxMessageAge, enabled ? c.MAX_MESSAGE_AGE_SECURE : 0)
     },
     transactionTimeout: number('transactionTimeout', init.transactionTimeout, c.TRANSACTION_TIMEOUT),
     discoveryPeriod: number('discoveryPeriod', init.discoveryPeriod, c.DISCOVERY_PERIOD),

@@ -8,11 +8,14 @@
 
 import assert from 'node:assert/strict'
 import { afterEach, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MemoryDatastore } from 'datastore-core'
-import { CHAT_PROTOCOL, createMessage, DatastoreLedger, Message, noopsEngine, PeerEndpoint, response, Response, SyncBlockRange, Transaction } from '../src/index.js'
+import { CHAT_PROTOCOL, createMessage, DatastoreLedger, libp2pSecurityHelper, Message, noopsEngine, PeerEndpoint, response, Response, signTransaction, SyncBlockRange, timestampNow, Transaction, TRANSACTION_PROTOCOL } from '../src/index.js'
+import { FrameDecoder } from '../src/chat/frames.js'
 import { FakePeer, frame } from './helpers/fake-peer.js'
-import { createNode, nextEvent, waitFor } from './helpers/nodes.js'
+import { createNode, createRawNode, nextEvent, waitFor } from './helpers/nodes.js'
 import type { FabricNode } from './helpers/nodes.js'
 import type { Engine, FabricPeerInit, FabricUsage } from '../src/index.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
@@ -98,6 +101,20 @@ async function write (stream: Stream, bytes: Uint8Array, signal: AbortSignal): P
       signal.addEventListener('abort', done)
     })
   }
+}
+
+/** Write one Transaction's bytes by hand on a raw transaction stream and decode the Response */
+async function rawTransaction (from: Libp2p, to: FabricNode, tx: Transaction): Promise<{ status: Response.StatusCode, text: string }> {
+  const stream = await from.dialProtocol(to.getMultiaddrs(), TRANSACTION_PROTOCOL)
+  const decoder = new FrameDecoder(1024 * 1024)
+  const answered = new Promise<Uint8Array>((resolve, reject) => {
+    stream.addEventListener('message', (evt) => { const [f] = decoder.push(evt.data); if (f != null) resolve(f) })
+    stream.addEventListener('close', () => { reject(new Error('closed without a Response')) })
+  })
+  stream.send(frame(Transaction.encode(tx)))
+  const res = Response.decode(await answered)
+  await stream.close().catch(() => {})
+  return { status: res.status, text: new TextDecoder().decode(res.msg) }
 }
 
 describe('hostile peers on the chat protocol (issue 13)', () => {
@@ -207,5 +224,29 @@ describe('hostile peers on the chat protocol (issue 13)', () => {
       await waitFor(() => answers() >= i, `answer ${i} to DISC_GET_PEERS`, 2_000)
       await new Promise(resolve => setTimeout(resolve, 1_000))
     }
+  })
+
+  it('(h) with security on and default settings, a member\'s replayed or month-old signed transaction is refused', async () => {
+    const memberKey = await generateKeyPair('Ed25519')
+    const ledger = await new DatastoreLedger(new MemoryDatastore()).open()
+    const targetKey = await generateKeyPair('Ed25519')
+    const members = [peerIdFromPrivateKey(memberKey), peerIdFromPrivateKey(targetKey)].map(String)
+    const target = await createNode({ privateKey: targetKey, fabric: { touchPeriod: 0, security: { enabled: true, allowedPeers: members }, ledger, engine: noopsEngine({ ledger, logger: defaultLogger() }) } })
+    running.push(target)
+    const member = await createRawNode(memberKey)
+    running.push(member)
+    const helper = libp2pSecurityHelper(memberKey)
+
+    const signed = signTransaction(helper, { ...tx('pay-once'), timestamp: timestampNow() })
+    assert.equal((await rawTransaction(member, target, signed)).status, Response.StatusCode.SUCCESS)
+    const replayed = await rawTransaction(member, target, signed)
+    assert.equal(replayed.status, Response.StatusCode.FAILURE)
+    assert.match(replayed.text, /replay/)
+
+    const monthAgo = Math.floor(Date.now() / 1000) - 30 * 24 * 3600
+    const old = await rawTransaction(member, target, signTransaction(helper, { ...tx('old'), timestamp: { seconds: monthAgo, nanos: 0 } }))
+    assert.equal(old.status, Response.StatusCode.FAILURE)
+    assert.match(old.text, /older than maxMessageAge/)
+    assert.equal(ledger.height, 1)
   })
 })

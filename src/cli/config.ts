@@ -234,7 +234,7 @@ export const CONFIG_KEYS: ConfigKey[] = [
   { key: 'security.enabled', default: false, describe: 'sign and verify every message and transaction', schema: boolean },
   { key: 'security.allowedPeers', default: '', shownDefault: '(anyone)', describe: 'PeerIds allowed in the network (with security.enabled)', schema: list(peerIdString) },
   { key: 'security.validators', default: '', shownDefault: '(any member)', describe: 'PeerIds allowed to be validators (with security.enabled)', schema: list(peerIdString) },
-  { key: 'security.maxMessageAge', default: 0, shownDefault: '0 (off)', describe: 'reject messages further than this from our clock', schema: duration('security.maxMessageAge') }
+  { key: 'security.maxMessageAge', default: '60s', shownDefault: '60s (0: off)', describe: 'with security.enabled: reject signed messages further than this from our clock, and replayed transactions within it (peers\' clocks must agree within it)', schema: duration('security.maxMessageAge') }
 ]
 
 const KEYS = new Map(CONFIG_KEYS.map(k => [k.key, k]))

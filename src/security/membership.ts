@@ -22,10 +22,13 @@ export interface SecurityInit {
   validators?: Array<PeerId | string>
 
   /**
-   * Reject messages whose timestamp is further than this from our clock, in ms,
-   * against replays of old messages. 0 disables the check.
+   * Reject signed messages and transactions whose timestamp is further than
+   * this from our clock, in ms, and a transaction submitted again within it (a
+   * replay): peers' clocks must agree within this window. The replay memory is
+   * in memory only: after a restart, a transaction signed less than this long
+   * ago can be accepted once more. 0 disables both checks.
    *
-   * @default 0
+   * @default 60000 (MAX_MESSAGE_AGE_SECURE)
    */
   maxMessageAge?: number
 
