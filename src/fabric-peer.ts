@@ -81,7 +81,8 @@ export class FabricPeer implements Startable, FabricPeerInterface {
         key: DISCOVERY_LIST_KEY,
         maxAddresses: resolved.maxDiscoveryEntries * MAX_ADDRESSES_PER_NODE,
         delay: resolved.persistDelay,
-        log: components.logger.forComponent('libp2p:fabric:discovery:store')
+        log: components.logger.forComponent('libp2p:fabric:discovery:store'),
+        onCorrupt: (message) => { this.#events.safeDispatchEvent('warning', { detail: { message } }) }
       })
     }
 

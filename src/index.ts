@@ -335,6 +335,11 @@ export interface SendQueueOverflowEvent {
   queued: number
 }
 
+export interface FabricWarning {
+  /** What happened and what the node did about it, in one line */
+  message: string
+}
+
 export interface ChatMessageEvent {
   peerId: PeerId
   message: Message
@@ -353,6 +358,8 @@ export interface FabricPeerEvents {
   'peer:overflow': CustomEvent<SendQueueOverflowEvent>
   /** The touch loop ran: what was missing, what it dialed, what expired */
   'touch': CustomEvent<TouchTick>
+  /** Something an operator should see without debug logging (a corrupt persisted discovery list) */
+  'warning': CustomEvent<FabricWarning>
 }
 
 export interface BroadcastResult {

@@ -3,7 +3,10 @@ import { access, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { Key } from 'interface-datastore'
 import { printable } from '../src/cli/printable.js'
+import { DISCOVERY_LIST_KEY } from '../src/index.js'
+import { openDataDir } from '../src/identity.js'
 import { CliNode, rawHttp, runCli } from './helpers/cli.js'
 
 describe('fabric-peer CLI: two nodes, one from core.yaml and one from CORE_* env', () => {
@@ -262,6 +265,18 @@ describe('fabric-peer node start: startup and shutdown', () => {
       await new Promise(resolve => setTimeout(resolve, 5))
     }
   }
+
+  it('a corrupt persisted discovery list is a warning line on stderr without DEBUG, and the node starts', async () => {
+    const data = join(dir, 'corrupt')
+    const opened = await openDataDir(data)
+    await opened.datastore.put(new Key(DISCOVERY_LIST_KEY), Uint8Array.from([0x0a, 0x7f, 0x2f, 0x69]))
+    await opened.datastore.close()
+
+    const node = new CliNode(['--data', data, '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', '127.0.0.1:0'], { DEBUG: '' })
+    nodes.push(node)
+    await node.ready()
+    assert.match(node.stderr, /^warning: the persisted discovery list \(\/fabric\/discovery, 4 bytes\) is corrupt .*kept the 0 addresses/m)
+  })
 
   it('SIGTERM while the node starts stops it cleanly once it runs: exit 0, the data directory free', async () => {
     const data = join(dir, 'early')

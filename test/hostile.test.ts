@@ -12,7 +12,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MemoryDatastore } from 'datastore-core'
-import { CHAT_PROTOCOL, createMessage, DatastoreLedger, libp2pSecurityHelper, Message, noopsEngine, PeerEndpoint, response, Response, signTransaction, SyncBlockRange, timestampNow, Transaction, TRANSACTION_PROTOCOL } from '../src/index.js'
+import { Key } from 'interface-datastore'
+import { CHAT_PROTOCOL, createMessage, DatastoreLedger, DISCOVERY_LIST_KEY, PeersAddresses, libp2pSecurityHelper, Message, noopsEngine, PeerEndpoint, response, Response, signTransaction, SyncBlockRange, timestampNow, Transaction, TRANSACTION_PROTOCOL } from '../src/index.js'
 import { FrameDecoder } from '../src/chat/frames.js'
 import { FakePeer, frame } from './helpers/fake-peer.js'
 import { createNode, createRawNode, nextEvent, waitFor } from './helpers/nodes.js'
@@ -248,5 +249,22 @@ describe('hostile peers on the chat protocol (issue 13)', () => {
     assert.equal(old.status, Response.StatusCode.FAILURE)
     assert.match(old.text, /older than maxMessageAge/)
     assert.equal(ledger.height, 1)
+  })
+
+  it('(i) a persisted discovery record that is garbage or truncated is reported as a warning, with what was kept', async () => {
+    const addresses = await Promise.all([1, 2, 3].map(async i => `/ip4/127.0.0.1/tcp/${4000 + i}/p2p/${peerIdFromPrivateKey(await generateKeyPair('Ed25519'))}`))
+    const whole = PeersAddresses.encode({ addresses })
+
+    for (const [what, bytes, kept] of [['garbage', Uint8Array.from([0xff, 0x13, 0x37, 0x00, 0x42]), 0], ['truncated', whole.subarray(0, whole.byteLength - 10), 2]] as const) {
+      const datastore = new MemoryDatastore()
+      await datastore.put(new Key(DISCOVERY_LIST_KEY), bytes)
+      const target = await createNode({ datastore, start: false, fabric: { touchPeriod: 0 } })
+      running.push(target)
+      const warned = nextEvent(target.services.fabric, 'warning')
+      await target.start()
+
+      assert.match((await warned).message, new RegExp(`corrupt .*kept the ${kept} address`), what)
+      assert.equal(target.services.fabric.discovery.size, kept, what)
+    }
   })
 })

@@ -92,6 +92,10 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
     fabric.addEventListener('peer:closed', (evt) => {
       event(`- chat with ${evt.detail.peerId} closed: ${printable(evt.detail.reason)}`)
     })
+    // what an operator must see without DEBUG (a corrupt discovery list): at once, on stderr
+    fabric.addEventListener('warning', (evt) => {
+      print.err(`warning: ${printable(evt.detail.message)}`)
+    })
     fabric.addEventListener('peer:rejected', (evt) => {
       event(`! rejected ${evt.detail.peerId}: ${printable(evt.detail.reason)}`)
     })

@@ -1,6 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Key } from 'interface-datastore'
+import * as varint from 'uint8-varint'
 import { peerIdOf } from '../addresses.js'
 import { PeerEndpoint, PeersAddresses } from '../pb/fabric.js'
 import { rememberedType } from './discovery.js'
@@ -17,6 +18,8 @@ export interface DiscoveryListStoreInit {
   /** Changes within this many ms share one write */
   delay: number
   log: Logger
+  /** A stored list was damaged: what was wrong and what was kept, for the operator */
+  onCorrupt?(message: string): void
 }
 
 /**
@@ -62,8 +65,11 @@ export class DiscoveryListStore {
       // our own value, bounded by what we wrote; a list longer than today's limit is cut, not discarded
       return PeersAddresses.decode(bytes).addresses.slice(0, this.init.maxAddresses)
     } catch (err: any) {
-      this.init.log.error('ignoring a corrupt discovery list (%d bytes) - %e', bytes.byteLength, err)
-      return []
+      const kept = salvage(bytes).slice(0, this.init.maxAddresses)
+      const message = `the persisted discovery list (${this.init.key}, ${bytes.byteLength} bytes) is corrupt (${err.message}): kept the ${kept.length} address${kept.length === 1 ? '' : 'es'} before the damage; the root nodes and peers' gossip fill in the rest`
+      this.init.log.error(message)
+      this.init.onCorrupt?.(message)
+      return kept
     }
   }
 
@@ -149,4 +155,32 @@ export async function restoreDiscovery (discovery: Discovery, peerStore: PeerSto
   }
 
   log('discovery starts with %d nodes (%d root nodes)', discovery.size, rootNodes.length)
+}
+
+/**
+ * The addresses of a damaged PeersAddresses record up to the first damage (a
+ * truncated write, a foreign value): each field 1, length-delimited UTF-8.
+ */
+function salvage (bytes: Uint8Array): string[] {
+  const addresses: string[] = []
+  const utf8 = new TextDecoder('utf-8', { fatal: true })
+  let pos = 0
+
+  try {
+    while (pos < bytes.byteLength && bytes[pos] === 0x0a) {
+      const length = varint.decode(bytes, pos + 1)
+      const start = pos + 1 + varint.encodingLength(length)
+
+      if (start + length > bytes.byteLength) {
+        break
+      }
+
+      addresses.push(utf8.decode(bytes.subarray(start, start + length)))
+      pos = start + length
+    }
+  } catch {
+    // an unreadable length or text: the damage starts here
+  }
+
+  return addresses
 }

@@ -16,6 +16,8 @@ export interface NodeOptions {
   /** Listen addresses (default: 127.0.0.1, port 0) */
   listen?: string[]
   connectionGater?: ConnectionGater
+  /** Start the node (default true); false to add listeners before it starts */
+  start?: boolean
 }
 
 /**
@@ -24,6 +26,7 @@ export interface NodeOptions {
  */
 export async function createNode (options: NodeOptions = {}): Promise<FabricNode> {
   return createLibp2p({
+    start: options.start,
     privateKey: options.privateKey,
     datastore: options.datastore,
     addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
