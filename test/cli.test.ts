@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict'
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { multiaddr } from '@multiformats/multiaddr'
 import { Key } from 'interface-datastore'
 import { printable } from '../src/cli/printable.js'
 import { DISCOVERY_LIST_KEY } from '../src/index.js'
 import { openDataDir } from '../src/identity.js'
 import { CliNode, rawHttp, runCli } from './helpers/cli.js'
+import { createRawNode } from './helpers/nodes.js'
+import type { Socket } from 'node:net'
 
 describe('fabric-peer CLI: two nodes, one from core.yaml and one from CORE_* env', () => {
   let dir: string
@@ -145,6 +149,30 @@ security:
     const submitted = await runCli(['tx', 'submit', '--admin', a.admin, '-n', 'mycc', '--txid', 'after-csrf', '--json'])
     assert.equal(submitted.code, 0, submitted.stderr)
     assert.equal(JSON.parse(submitted.stdout).status, 'SUCCESS')
+  })
+
+  it('sockets that never finish a handshake do not lock honest peers out', async () => {
+    const [host, port] = a.address.split('/').filter((_, i) => i === 2 || i === 4)
+    const silent: Socket[] = []
+    try {
+      // libp2p's defaults refuse every inbound connection once 10 are in their handshake;
+      // bursts of 5 a second stay within its per-host rate, three of them make sure of 10
+      for (const burst of [0, 1, 2]) {
+        if (burst > 0) await new Promise(resolve => setTimeout(resolve, 1_100))
+        for (let i = 0; i < 5; i++) silent.push(connect(Number(port), host).on('error', () => {}))
+      }
+      await new Promise(resolve => setTimeout(resolve, 1_100))
+
+      const honest = await createRawNode()
+      try {
+        const connection = await honest.dial(multiaddr(a.address), { signal: AbortSignal.timeout(10_000) })
+        assert.equal(connection.remotePeer.toString(), a.peerId)
+      } finally {
+        await honest.stop()
+      }
+    } finally {
+      silent.forEach(s => s.destroy())
+    }
   })
 
   it('a client slow to send its headers gets 408 within about 5 s', async () => {

@@ -20,3 +20,19 @@ export const STOP_TIMEOUT = 20_000
 
 /** Most characters of a peer's own text (a disconnect reason, hello fields) printed on one line */
 export const PEER_TEXT_MAX = 200
+
+/**
+ * An inbound connection must finish its Noise handshake and muxer selection
+ * within this (libp2p's default is 10 s): on a LAN a handshake takes
+ * milliseconds, across a continent well under a second, and a socket that
+ * says nothing holds a pending slot only this long.
+ */
+export const HANDSHAKE_TIMEOUT = 3_000
+
+/**
+ * Inbound connections still in their handshake, from all hosts together
+ * (libp2p's default is 10, which ten silent sockets from one host fill). With
+ * libp2p's 5 new connections per second per host and HANDSHAKE_TIMEOUT, one
+ * host holds at most 15 of them.
+ */
+export const PENDING_HANDSHAKES = 64

@@ -14,7 +14,7 @@ import { createLibp2p } from 'libp2p'
 import { Registry } from 'prom-client'
 import { DatastoreLedger, fabricConnectionGater, fabricPeer, noopsEngine, PeerEndpoint } from '../index.js'
 import { adminRoutes } from './admin.js'
-import { STOP_TIMEOUT } from './constants.js'
+import { HANDSHAKE_TIMEOUT, PENDING_HANDSHAKES, STOP_TIMEOUT } from './constants.js'
 import { openDataDirOrExplain } from './data-dir.js'
 import { CliError } from './errors.js'
 import { serveJson, serveText } from './http.js'
@@ -57,6 +57,8 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: config.security.enabled ? fabricConnectionGater(security) : undefined,
+      // silent sockets must not lock honest peers out: see the constants
+      connectionManager: { inboundUpgradeTimeout: HANDSHAKE_TIMEOUT, maxIncomingPendingConnections: PENDING_HANDSHAKES },
       metrics: registry == null ? undefined : prometheusMetrics({ registry }),
       services: {
         fabric: fabricPeer({
