@@ -17,6 +17,7 @@ import { ATTACK_TITLES, E_CONNECTIONS, E_PER_SECOND } from './attacks.js'
 import { FabricProcess } from './node-process.js'
 import { HonestProbes, summarize } from './probes.js'
 import { sleep } from './raw.js'
+import { Sampler } from './sampler.js'
 import type { AttackId, AttackOutcome, AttackTarget, Defence } from './attacks.js'
 import type { AttackerReport, AttackOrder } from './attacker.js'
 import type { ProbeResult } from './probes.js'
@@ -388,53 +389,6 @@ async function attack (order: AttackOrder, options: SoakOptions, onStats: (stats
   })
 }
 
-/** The node's RSS every 250 ms: its peak, and whether it stayed up */
-class Sampler {
-  private readonly node: FabricProcess
-  private timer?: ReturnType<typeof setInterval>
-  before?: number
-  peak?: number
-  last?: number
-  private cpuStart?: number
-  private pidStart?: number
-  cpu?: number
-
-  constructor (node: FabricProcess) {
-    this.node = node
-  }
-
-  start (): void {
-    this.before = this.node.rss()
-    this.cpuStart = this.node.cpu()
-    this.pidStart = this.node.pid
-    this.sample()
-    this.timer = setInterval(() => { this.sample() }, 250)
-  }
-
-  stop (): void {
-    clearInterval(this.timer)
-    this.sample()
-    const cpu = this.node.cpu()
-    // CPU of one process: across a restart it does not add up
-    this.cpu = cpu != null && this.cpuStart != null && this.node.pid === this.pidStart ? cpu - this.cpuStart : undefined
-  }
-
-  line (): string {
-    const cpu = this.node.cpu()
-    const used = cpu != null && this.cpuStart != null && this.node.pid === this.pidStart ? `, CPU ${(cpu - this.cpuStart).toFixed(1)} s` : ''
-    return this.node.up ? `node RSS ${mb(this.last)} MB (peak ${mb(this.peak)})${used}` : `node DOWN (${this.node.death ?? 'stopped'})`
-  }
-
-  private sample (): void {
-    const rss = this.node.rss()
-    this.last = rss
-
-    if (rss != null) {
-      this.peak = Math.max(this.peak ?? 0, rss)
-    }
-  }
-}
-
 function row (id: AttackId, seconds: number, sampler: Sampler, results: ProbeResult[], node: FabricProcess, outcome: AttackOutcome, error?: string): AttackRow {
   const tx = summarize(results, 'tx')
   const joined = summarize(results, 'join')
@@ -497,8 +451,4 @@ export function statsLine (stats: Record<string, number>): string {
 function formatCount (n: number): string {
   if (!Number.isInteger(n)) return n.toFixed(1)
   return n >= 10_000_000 ? `${(n / 1e6).toFixed(0)}M` : n >= 100_000 ? `${(n / 1e3).toFixed(0)}k` : String(n)
-}
-
-function mb (n?: number): string {
-  return n == null ? '-' : n.toFixed(0)
 }
