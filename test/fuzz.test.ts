@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
-import * as varint from 'uint8-varint'
-import { CHAT_PROTOCOL, createMessage, HelloMessage, libp2pSecurityHelper, Message, PeerEndpoint, PeersMessage, signMessage, SyncBlockRange } from '../src/index.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { CHAT_PROTOCOL, createMessage, libp2pSecurityHelper, Message, signMessage } from '../src/index.js'
 import { frame } from './helpers/fake-peer.js'
 import { createNode, createRawNode, nextEvent, waitFor } from './helpers/nodes.js'
+import { fuzzFrames, prng } from './soak/generators.js'
 import type { Libp2p } from '@libp2p/interface'
 
 const FRAMES = 10_000
 const SECURE_FRAMES = 4_000
 const TIME_LIMIT = 90_000
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed */
-function prng (seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 describe('fuzz', () => {
   const nodes: Libp2p[] = []
@@ -46,41 +36,7 @@ describe('fuzz', () => {
     // under security a valid frame is a signed one: mutations then break the signature, or not
     const signed = (node: Libp2p, msg: Message): Message => secure ? signMessage(helpers.get(node)!, msg) : msg
 
-    const helloFrom = (node: Libp2p): Message => signed(node, createMessage(Message.Type.DISC_HELLO, HelloMessage.encode({
-      peerEndpoint: { ID: { name: node.peerId.toString() }, address: '', type: PeerEndpoint.Type.VALIDATOR, pkiID: publicKeyToProtobuf(node.peerId.publicKey!) as Uint8Array<ArrayBuffer> }
-    })))
-    const valid = (node: Libp2p): Message[] => [
-      helloFrom(node),
-      createMessage(Message.Type.CONSENSUS, crypto.getRandomValues(new Uint8Array(int(200)))),
-      createMessage(Message.Type.DISC_GET_PEERS),
-      createMessage(Message.Type.DISC_PEERS, PeersMessage.encode({ peers: [{ ID: { name: node.peerId.toString() }, address: `/ip4/127.0.0.1/tcp/1/p2p/${node.peerId}`, type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }] })),
-      createMessage(Message.Type.SYNC_GET_BLOCKS, SyncBlockRange.encode({ correlationId: 1, start: 0, end: 5 })),
-      createMessage(Message.Type.DISC_DISCONNECT, new TextEncoder().encode('bye'))
-    ].map(m => signed(node, m))
-
-    /** One hostile frame: a valid one mutated, or garbage */
-    const hostile = (node: Libp2p): Uint8Array => {
-      const base = frame(valid(node)[int(6)])
-      switch (int(7)) {
-        case 0: { // flip bits anywhere, the length prefix included
-          const out = Uint8Array.from(base)
-          for (let i = 0, n = 1 + int(4); i < n; i++) out[int(out.length)] ^= 1 << int(8)
-          return out
-        }
-        case 1: // truncated
-          return base.subarray(0, int(base.length))
-        case 2: // a huge length prefix
-          return Uint8Array.from([...varint.encode(4 * 1024 * 1024 + 1 + int(1 << 20)), ...crypto.getRandomValues(new Uint8Array(8))])
-        case 3: // an unknown message type
-          return frame(Uint8Array.from([0x08, 30 + int(90), 0x1a, 0x01, 0x00]))
-        case 4: // random bytes
-          return crypto.getRandomValues(new Uint8Array(1 + int(300)))
-        case 5: // a prefix that never ends
-          return new Uint8Array(6 + int(20)).fill(0x80 | int(128))
-        default: // a valid frame, so sessions get past the first byte
-          return base
-      }
-    }
+    const { helloFrom, hostile } = fuzzFrames(random, signed)
 
     const baseline = process.memoryUsage().rss
     const started = Date.now()
