@@ -5,10 +5,16 @@
  * memory and CPU can be read from /proc.
  */
 
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { CliNode } from '../helpers/cli.js'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { stopChild } from './workspace.js'
 import type { Workspace } from './workspace.js'
+import type { ChildProcess } from 'node:child_process'
+
+/** This checkout: the node runs from its src/ unless SOAK_NODE_ROOT names another (to compare before and after a change) */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 export interface HostPort {
   host: string
@@ -25,6 +31,8 @@ export interface FabricProcessOptions {
   metrics?: boolean
   /** More configuration as CORE_* variables (security, touch period) */
   env?: Record<string, string>
+  /** The checkout whose src/cli/bin.ts runs (default: this one) */
+  root?: string
 }
 
 /** Clock ticks per second of /proc/<pid>/stat's times */
@@ -39,7 +47,7 @@ const CLOCK_TICKS = (() => {
 export class FabricProcess {
   readonly options: FabricProcessOptions
   private readonly workspace: Workspace
-  private cli?: CliNode
+  private cli?: CliProcess
   /** The TCP port the node listens on: port 0 the first time, then the same one on every restart */
   private port = 0
   peerId = ''
@@ -75,7 +83,7 @@ export class FabricProcess {
     }
 
     this.stopping = false
-    this.cli = new CliNode(args, options.env)
+    this.cli = new CliProcess(options.root ?? process.env.SOAK_NODE_ROOT ?? ROOT, args, options.env)
     this.workspace.child(this.cli.child)
     this.starts++
     const ready = await this.cli.ready()
@@ -89,7 +97,8 @@ export class FabricProcess {
   /** Stop it cleanly (SIGTERM; SIGKILL after 15 s) */
   async stop (): Promise<number | null | undefined> {
     this.stopping = true
-    return this.cli?.stop()
+    await this.cli?.stop()
+    return this.cli?.child.exitCode
   }
 
   async restart (): Promise<void> {
@@ -160,4 +169,50 @@ export class FabricProcess {
 function hostPort (text: string): HostPort | undefined {
   const at = text.lastIndexOf(':')
   return text === '' || at < 0 ? undefined : { host: text.slice(0, at), port: Number(text.slice(at + 1)) }
+}
+
+/**
+ * `node --import tsx <root>/src/cli/bin.ts node start ARGS`, its output kept
+ * (as test/helpers/cli.ts's CliNode, from any checkout). The environment
+ * has no CORE_* of the developer's own.
+ */
+class CliProcess {
+  readonly child: ChildProcess
+  stdout = ''
+  stderr = ''
+
+  constructor (root: string, args: string[], env: Record<string, string> = {}) {
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('CORE_')))
+    this.child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/bin.ts'), 'node', 'start', ...args], {
+      cwd: root,
+      env: { ...clean, ...env },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { this.stdout += chunk })
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { this.stderr += chunk })
+  }
+
+  /** What `node start` printed once ready: PeerId, first listen address, admin and metrics */
+  async ready (timeout = 30_000): Promise<{ peerId: string, address: string, admin: string, metrics?: string }> {
+    const deadline = Date.now() + timeout
+
+    while (!/^ready/m.test(this.stdout)) {
+      if (this.child.exitCode != null || this.child.signalCode != null || Date.now() > deadline) {
+        throw new Error(`fabric-peer node start ${this.child.exitCode != null ? `exited with ${this.child.exitCode}` : `was not ready within ${timeout}ms`}\n${this.stdout}${this.stderr}`)
+      }
+
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+
+    return {
+      peerId: /^PeerId: +(\S+)/m.exec(this.stdout)?.[1] ?? '',
+      address: /^listening: +(\S+)/m.exec(this.stdout)?.[1] ?? '',
+      admin: /^admin: +http:\/\/(\S+)/m.exec(this.stdout)?.[1] ?? '',
+      metrics: /^metrics: +(http:\/\/\S+)/m.exec(this.stdout)?.[1]
+    }
+  }
+
+  async stop (): Promise<void> {
+    await stopChild(this.child)
+  }
 }

@@ -5,13 +5,17 @@
  * 127.0.0.1 (see soak.ts): each attack a-i for --duration seconds (default
  * 20; --quick 5; attack e always opens its 300 connections at 4 a second,
  * ~85 s), then a table of the node's RSS, its CPU, what honest users got,
- * and a verdict per attack; written to docs/bench/soak.md too (--out FILE,
- * or --out - for none).
+ * and a verdict per attack. The table goes to docs/bench/soak.md
+ * (docs/bench/quick/soak.md with --quick); a run of some attacks (--only)
+ * writes it only where --out says. --out - writes none.
  *
  * A pass: RSS growth (peak over before) at most 200 MB, every honest request
  * served, the node still up, and for f every DISC_GET_PEERS answered, for g
  * every web page request refused, for h no replayed or 30-day-old
  * transaction accepted, for i a warning printed about the damaged record.
+ *
+ * SOAK_NODE_ROOT=DIR runs the nodes from another checkout's src/ (with its
+ * own node_modules or a link to these), to see an attack before a defence.
  *
  * Exits 0 when every attack passes, 1 when one does not, 2 on bad options,
  * 3 when the run itself failed. Every node and temp directory it made is
@@ -29,7 +33,6 @@ import { Workspace } from './workspace.js'
 import type { AttackId } from './attacks.js'
 import type { AttackRow, Honest } from './soak.js'
 
-const DEFAULT_OUT = fileURLToPath(new URL('../../docs/bench/soak.md', import.meta.url))
 
 function usage (problem: string): never {
   console.error(`${problem}\nusage: npm run soak -- [--duration S] [--only ${ATTACK_IDS.join(',')}] [--quick] [--out FILE|-]`)
@@ -44,7 +47,7 @@ try {
       duration: { type: 'string' },
       only: { type: 'string' },
       quick: { type: 'boolean', default: false },
-      out: { type: 'string', default: DEFAULT_OUT }
+      out: { type: 'string' }
     }
   }))
 } catch (err: any) {
@@ -65,13 +68,16 @@ if (unknown.length > 0 || attacks.length === 0) {
   usage(`--only takes attacks among ${ATTACK_IDS.join(',')}, not ${values.only}`)
 }
 
+const out = values.out ?? (values.only != null ? undefined : fileURLToPath(new URL(`../../docs/bench/${quick ? 'quick/' : ''}soak.md`, import.meta.url)))
+const nodeRoot = process.env.SOAK_NODE_ROOT
+
 const workspace = new Workspace('fabric-soak')
 workspace.exitOnSignals(line => { console.info(line) })
 const started = performance.now()
 const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(0)}s`
 
 console.info(`libp2p-fabric-peer soak run (Node ${process.version}, ${availableParallelism()} cores): attacks ${attacks.join(',')}, ${seconds} s each${attacks.includes('e') ? ` (e: ${E_CONNECTIONS} connections at ${E_PER_SECOND}/s, at least ${E_CONNECTIONS / E_PER_SECOND + 10} s)` : ''}`)
-console.info(`temp dir ${workspace.dir}`)
+console.info(`temp dir ${workspace.dir}${nodeRoot == null ? '' : `; nodes from ${nodeRoot}`}`)
 
 let rows: AttackRow[]
 
@@ -106,9 +112,9 @@ for (const r of rows) {
   r.notes.forEach(n => { console.info(`   ${n}`) })
 }
 
-if (values.out != null && values.out !== '-') {
-  writeFileSync(values.out, markdown(rows, cells, headers, total))
-  console.info(`\ntable written to ${values.out}`)
+if (out != null && out !== '-') {
+  writeFileSync(out, markdown(rows, cells, headers, total))
+  console.info(`\ntable written to ${out}`)
 }
 
 process.exit(rows.every(r => r.verdict === 'pass') ? 0 : 1)
@@ -119,7 +125,8 @@ function markdown (rows: AttackRow[], cells: string[][], headers: string[], tota
     '# Soak run: issue 13\'s hostile peers',
     '',
     `\`npm run soak${quick ? ' -- --quick' : ''}${values.only != null ? ` --only ${attacks.join(',')}` : ''}${values.duration != null ? ` --duration ${seconds}` : ''}\`, ${new Date().toISOString().slice(0, 10)}, on ${machine}: ` +
-      `${seconds} s per attack (e: until its ${E_CONNECTIONS} connections are open at ${E_PER_SECOND}/s, then 10 s), ${total.toFixed(0)} s in all.`,
+      `${seconds} s per attack (e: until its ${E_CONNECTIONS} connections are open at ${E_PER_SECOND}/s, then 10 s), ${total.toFixed(0)} s in all` +
+      `${nodeRoot == null ? '' : `, nodes run from ${nodeRoot}`}.`,
     '',
     'A `fabric-peer node start` validator (from source, 127.0.0.1, its own data directory) and an honest non-validator',
     '(another CLI node, the validator as its root node); the attacks come from a separate attacker process writing raw',
