@@ -112,7 +112,11 @@ async function fuzz (): Promise<number> {
     name: 'target',
     dataDir: join(workspace.dir, 'target'),
     validator: true,
-    env: secure ? { CORE_SECURITY_ENABLED: 'true' } : undefined
+    env: {
+      // mutated DISC_PEERS can name any address (a flipped bit makes 127.0.0.1 a public one): the target dials nothing
+      CORE_PEER_DISCOVERY_TOUCHPERIOD: '0',
+      ...(secure ? { CORE_SECURITY_ENABLED: 'true' } : {})
+    }
   })
   await node.start()
   say(`target: fabric-peer node start validator ${node.address} (pid ${node.pid})`)
