@@ -204,8 +204,8 @@ export const ATTACKS: Record<Exclude<AttackId, 'i'>, (run: AttackRun) => Promise
           stream = await node.dialProtocol(run.target, TRANSACTION_PROTOCOL, { signal: AbortSignal.timeout(5_000) })
         } catch (err: any) {
           run.count('streams refused')
-          run.note(`stream refused: ${String(err.message).slice(0, 100)}`)
-          await sleep(250)
+          run.note(`stream refused: ${String(err.message ?? err.name ?? err).slice(0, 100)}`)
+          await sleep(1_000)
           continue
         }
 
