@@ -15,7 +15,8 @@
  * RSS grew less than 200 MB.
  *
  * Each of the 6 concurrent senders draws from its own PRNG (seed + its
- * number): the frames replay with --seed, the node's timing does not.
+ * number): --seed replays the choice of frames and mutations (the fuzz
+ * test's generators fill some bytes from crypto), not the node's timing.
  * Exits 0 when every check passes, 1 when one fails, 2 on bad options, 3
  * when the run itself failed.
  */

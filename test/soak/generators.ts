@@ -1,8 +1,10 @@
 /**
  * Hostile frames from a seeded PRNG, for the fuzz test (test/fuzz.test.ts)
  * and the fuzz at scale (fuzz.ts): valid Messages of every kind a peer
- * sends, and mutations of them. Every choice draws from the `random` the
- * caller passes, in a fixed order, so a seed replays a run exactly.
+ * sends, and mutations of them. Every choice (which frame, which mutation,
+ * where, how long) draws from the `random` the caller passes, in a fixed
+ * order, so a seed replays the same kinds of frames; the fuzz test's random
+ * byte contents come from crypto.getRandomValues, as they always did.
  */
 
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -94,7 +96,8 @@ export interface MoreFrames {
 
 export function moreFrames (random: () => number, kit: FrameKit, signed: (node: Libp2p, msg: Message) => Message): MoreFrames {
   const int = (n: number): number => Math.floor(random() * n)
-  const bytes = (n: number): Uint8Array<ArrayBuffer> => crypto.getRandomValues(new Uint8Array(n))
+  // seeded too: a seed replays these frames byte for byte
+  const bytes = (n: number): Uint8Array<ArrayBuffer> => Uint8Array.from({ length: n }, () => int(256))
 
   /** bit flips, truncation, random bytes spliced in, or a field length made huge */
   const mutate = (body: Uint8Array): Uint8Array => {

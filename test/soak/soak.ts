@@ -20,7 +20,7 @@ import { sleep } from './raw.js'
 import { Sampler } from './sampler.js'
 import type { AttackId, AttackOutcome, AttackTarget, Defence } from './attacks.js'
 import type { AttackerReport, AttackOrder } from './attacker.js'
-import type { ProbeResult } from './probes.js'
+import type { ProbeResult, ProbeTargets } from './probes.js'
 import type { Workspace } from './workspace.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -198,7 +198,7 @@ async function honestPath (nodes: Nodes, timeout = RECOVERY_TIMEOUT): Promise<bo
 }
 
 /** Attacks a-g (and h's): the attacker process against `node`, honest probes alongside */
-async function measure (id: Exclude<AttackId, 'i'>, node: FabricProcess, options: SoakOptions, targets: ConstructorParameters<typeof HonestProbes>[0], target: AttackTarget): Promise<AttackRow> {
+async function measure (id: Exclude<AttackId, 'i'>, node: FabricProcess, options: SoakOptions, targets: ProbeTargets, target: AttackTarget): Promise<AttackRow> {
   const duration = id === 'e' ? Math.max(options.duration, (E_CONNECTIONS / E_PER_SECOND) * 1000 + 10_000) : options.duration
   const sampler = new Sampler(node)
   const probes = new HonestProbes(targets)
