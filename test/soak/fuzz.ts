@@ -210,6 +210,9 @@ async function fuzz (): Promise<number> {
   const seconds = (performance.now() - started) / 1000
   say(`sent ${counts.sent} frames in ${counts.chatSessions} chat sessions and ${counts.txStreams} transaction streams; checking the node`)
   await sleep(2_000)
+  // the fuzzing peers said hello as validators: the node's engine may pick one as the sequencer while its chat lasts
+  const fuzzers = new Set(attackers.map(a => a.peerId.toString()))
+  const left = await establishedFuzzers(node, fuzzers)
 
   const honest = await honestChecks(node)
   sampler.stop()
@@ -221,6 +224,7 @@ async function fuzz (): Promise<number> {
     ['chat sessions', `${counts.chatSessions} (${counts.afterHello} after a valid hello), ${counts.endedByNode} sessions ended by the node`, counts.chatSessions > 0],
     ['transaction streams', `${counts.txStreams}, ${counts.txAnswered} answered`, counts.txStreams > 0],
     ['streams the node refused to open', `${counts.dialFailures}${refusals.size === 0 ? '' : ` (most: ${[...refusals].sort((x, y) => y[1] - x[1])[0].join(' x')})`}`, true],
+    ['no fuzzing peer left established', left == null ? 'node down' : `${left} of ${fuzzers.size} identities still chatting (waited up to 15 s)`, left === 0],
     ['node up, no crash', node.up ? `pid ${node.pid} up` : `DOWN: ${node.death ?? '?'}`, node.up],
     ['no unhandled rejection / uncaught exception', unexpected == null ? 'none printed' : unexpected.trim().slice(0, 160), unexpected == null],
     ['honest chat (hello, DISC_GET_PEERS)', honest.chat, honest.chatOk],
@@ -233,13 +237,29 @@ async function fuzz (): Promise<number> {
   return ok ? 0 : 1
 }
 
+/** How many of the fuzzing identities the node still has a chat with, once none (waiting up to 15 s) or at the end */
+async function establishedFuzzers (node: FabricProcess, fuzzers: Set<string>): Promise<number | undefined> {
+  const deadline = Date.now() + 15_000
+  let left: number | undefined
+
+  while (node.up && node.admin != null) {
+    const answer = await adminRequest(node.admin, 'GET', '/peers').catch(() => undefined)
+    left = answer?.peers.filter((p: { id: string }) => fuzzers.has(p.id)).length
+    if (left === 0 || Date.now() > deadline) break
+    await sleep(250)
+  }
+
+  return left
+}
+
 /** A new honest peer: a chat (hello both ways, a DISC_GET_PEERS answered) and a transaction, over libp2p and the admin API */
 async function honestChecks (node: FabricProcess): Promise<{ chat: string, chatOk: boolean, tx: string, txOk: boolean }> {
   if (!node.up) {
     return { chat: 'node down', chatOk: false, tx: 'node down', txOk: false }
   }
 
-  const honest: FabricNode = await createNode({ listen: [], fabric: { touchPeriod: 0, security: secure ? { enabled: true } : undefined } })
+  // a non-validator, or the node's engine could pick it as the sequencer of the very transaction it sends
+  const honest: FabricNode = await createNode({ listen: [], fabric: { validator: false, touchPeriod: 0, security: secure ? { enabled: true } : undefined } })
   const fabric = honest.services.fabric
   const validator = peerIdFromString(node.peerId)
   let chat: string
