@@ -132,8 +132,8 @@ function markdown (rows: AttackRow[], cells: string[][], headers: string[], tota
     '(another CLI node, the validator as its root node); the attacks come from a separate attacker process writing raw',
     'frames on streams it opens itself (`test/soak/attacks.ts`). RSS is the validator process\'s VmRSS, sampled every',
     '250 ms; "after" is 3 s after the attack (1 s with --quick). Honest users: a transaction through the honest',
-    'non-validator\'s admin API every second (forwarded to the validator), and a new peer (fresh identity) dialing the',
-    `validator and completing a chat hello every 2 s. A pass: RSS growth at most ${RSS_GROWTH_LIMIT} MB, every honest`,
+    'non-validator\'s admin API every second (forwarded to the validator), and a new peer (a fresh identity, a non-validator)',
+    `dialing the validator and completing a chat hello every 2 s. A pass: RSS growth at most ${RSS_GROWTH_LIMIT} MB, every honest`,
     'request served, the node up, and f: every DISC_GET_PEERS answered; g: every web page request refused; h: no replay',
     'or 30-day-old transaction accepted; i: a warning printed about the damaged record.',
     '',
@@ -143,7 +143,7 @@ function markdown (rows: AttackRow[], cells: string[][], headers: string[], tota
     '',
     ...rows.flatMap(r => [
       `- **${r.id}. ${r.title}** (${r.seconds.toFixed(0)} s). Attacker: ${statsLine(r.stats)}.${r.defence == null ? '' : ` ${r.defence.text}.`}`,
-      ...r.notes.map(n => `  ${n}.`.replace(/\.\.$/, '.'))
+      ...r.notes.map(n => `  - ${n}${n.endsWith('.') ? '' : '.'}`)
     ]),
     ''
   ].join('\n')
