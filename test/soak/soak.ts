@@ -323,7 +323,8 @@ async function damage (dataDir: string, variant: 'garbage' | 'truncated', known:
     } else {
       let valid = await datastore.has(key) ? await datastore.get(key) : new Uint8Array(0)
 
-      if (valid.byteLength < 8) {
+      // a record of its own, unless the node rewrote a valid one (not the previous variant's garbage)
+      if (valid.byteLength < 8 || !decodes(valid)) {
         valid = PeersAddresses.encode({ addresses: known })
       }
 
