@@ -229,7 +229,7 @@ export interface FabricPeerInit {
    * transactions); beyond it, its chat is not read until the second is over
    * (backpressure on that peer only) and its transactions get FAILURE.
    *
-   * @default 100000, or 5000 with security on (each message's signature is verified)
+   * @default 10000, or 5000 with security on (each message's signature is verified)
    */
   maxMessagesPerSecond?: number
 
