@@ -1,5 +1,5 @@
 /**
- * Issue 13's attacks a-h, each written by hand from plain libp2p nodes (see
+ * Issue 13's attacks a-h (and j, found since), each written by hand from plain libp2p nodes (see
  * raw.ts) against a `fabric-peer node start` on 127.0.0.1, each until its
  * deadline. They run in the attacker process (attacker.ts), so the soak
  * process that measures the node is not the one that writes the flood.
@@ -8,18 +8,19 @@
  */
 
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { FrameDecoder } from '../../src/chat/frames.js'
-import { CHAT_PROTOCOL, createMessage, libp2pSecurityHelper, Message, Response, signTransaction, SyncBlockRange, Transaction, TRANSACTION_PROTOCOL } from '../../src/index.js'
+import { CHAT_PROTOCOL, createMessage, libp2pSecurityHelper, Message, PeerEndpoint, PeersMessage, Response, signTransaction, SyncBlockRange, Transaction, TRANSACTION_PROTOCOL } from '../../src/index.js'
 import { rawHttp } from '../helpers/cli.js'
 import { attackerNode, closedOrAfter, ConnectionPace, frame, openChat, prefix, repeated, sleep, write } from './raw.js'
 import type { HostPort } from './node-process.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-export type AttackId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h' | 'i'
+export type AttackId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h' | 'i' | 'j'
 
-export const ATTACK_IDS: AttackId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i']
+export const ATTACK_IDS: AttackId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j']
 
 /** One line per attack, for the table and --help */
 export const ATTACK_TITLES: Record<AttackId, string> = {
@@ -31,7 +32,8 @@ export const ATTACK_TITLES: Record<AttackId, string> = {
   f: 'honest DISC_GET_PEERS, again 1-2 s later',
   g: 'web page: cross-origin POST, rebound Host',
   h: 'security on: replayed and 30-day-old transactions',
-  i: 'persisted discovery record garbage / truncated'
+  i: 'persisted discovery record garbage / truncated',
+  j: 'one DISC_PEERS naming a validator that is not there'
 }
 
 /** Attack e's numbers, from the issue: the default 300 connection slots, below the 5-a-second per-host limit */
@@ -299,6 +301,30 @@ export const ATTACKS: Record<Exclude<AttackId, 'i'>, (run: AttackRun) => Promise
 
     while (!run.over) {
       await sleep(Math.min(500, run.until - Date.now()))
+    }
+
+    return undefined
+  },
+
+  /**
+   * j. Not in issue 13's table, found by the fuzz: a stranger says hello as
+   * a non-validator and sends one DISC_PEERS naming a VALIDATOR with a fresh
+   * PeerId at 127.0.0.1 port 1 (nobody there), then leaves; again every 5 s.
+   * The honest transactions show whether the node still sequences.
+   */
+  j: async (run) => {
+    while (!run.over) {
+      await run.pace.take()
+      await round(run, async (node) => {
+        const { stream } = await openChat(node, run.target, { hello: true, timeout: 5_000 })
+        const fake = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+        stream.send(frame(createMessage(Message.Type.DISC_PEERS, PeersMessage.encode({
+          peers: [{ ID: { name: fake.toString() }, address: `/ip4/127.0.0.1/tcp/1/p2p/${fake}`, type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }]
+        }))))
+        run.count('fake validators gossiped')
+        await closedOrAfter(stream, 500)
+      })
+      await sleep(Math.min(5_000, Math.max(0, run.until - Date.now())))
     }
 
     return undefined
