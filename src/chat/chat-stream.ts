@@ -4,7 +4,7 @@ import { raceSignal } from 'race-signal'
 import { CLOSE_TIMEOUT, FRAME_COST, MAX_BATCH_BYTES, MAX_MESSAGE_SIZE, MAX_MUXER_WINDOW, RECEIVE_QUEUE_SIZE, SEND_QUEUE_BYTES, SEND_QUEUE_SIZE, SEND_STALL_TIMEOUT } from '../constants.js'
 import { ChatClosedError, InvalidFrameError, SendQueueFullError } from '../errors.js'
 import { Message } from '../pb/fabric.js'
-import { encodeFrames, encodeMessage, FrameDecoder, framedLength } from './frames.js'
+import { encodeFrames, encodeMessage, FrameDecoder, framedLength, MAX_PREFIX_BYTES } from './frames.js'
 import type { MessageCounters } from '../metrics.js'
 import type { PeerEndpoint } from '../pb/fabric.js'
 import type { AbortOptions, Logger, PeerId, Stream } from '@libp2p/interface'
@@ -388,7 +388,10 @@ export class ChatStream implements AsyncIterable<Message> {
     // room again: frames that waited undecoded come in
     this.decodeFrames()
 
-    if (this.paused && this.inbox.length - this.inboxHead <= this.frameBudget / 2 && this.inboxBytes <= this.receiveQueueBytes / 2) {
+    // resume only once what waits undecoded is at most one frame: a resume
+    // hands over everything the muxer buffered while paused (up to its window),
+    // so undecoded bytes never exceed one window plus a frame
+    if (this.paused && this.inbox.length - this.inboxHead <= this.frameBudget / 2 && this.inboxBytes <= this.receiveQueueBytes / 2 && this.decoder.buffered <= this.maxMessageSize + MAX_PREFIX_BYTES) {
       this.paused = false
 
       if (this.stream.readStatus === 'paused') {

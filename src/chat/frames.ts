@@ -7,7 +7,7 @@ import { Message } from '../pb/fabric.js'
  * Longest length prefix we read: 5 varint bytes hold 2^35, more than any
  * sensible maxMessageSize. A longer run of continuation bytes is garbage.
  */
-const MAX_PREFIX_BYTES = 5
+export const MAX_PREFIX_BYTES = 5
 
 /** A lone body larger than this is written as prefix + body, uncopied; smaller ones are packed into one buffer */
 const COPY_LIMIT = 64 * 1024
