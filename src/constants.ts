@@ -202,3 +202,35 @@ export const CONNECTION_CHECK_INTERVAL = 1_000
  * delivery; peers' clocks must agree within it.
  */
 export const MAX_MESSAGE_AGE_SECURE = 60_000
+
+/**
+ * Bytes all inbound transaction requests together may hold, from their
+ * stream's opening until their Response is sent: 16 of the largest, thousands
+ * of usual ones. 10 connections × 32 streams of ~4 MiB frames took an unbounded
+ * node from 177 to 1597 MB; beyond this a new request is refused instead.
+ */
+export const MAX_TRANSACTION_REQUEST_BYTES = 64 * 1024 * 1024
+
+/**
+ * Bytes one connection's transaction requests may hold (never less than one
+ * request of maxMessageSize): the largest request plus room for small ones
+ * beside it, so 12 connections, not 2, are needed to fill the node's budget.
+ */
+export const MAX_TRANSACTION_REQUEST_BYTES_PER_CONNECTION = 5 * 1024 * 1024
+
+/** What an open transaction stream is charged before its bytes: measured 17.7 KB of heap per inbound stream (libp2p, yamux, our handler). */
+export const TRANSACTION_REQUEST_COST = 18 * 1024
+
+/**
+ * How long a transaction request may take to arrive whole, apart from the
+ * transactionTimeout for its answer: the largest (4 MiB) needs 7 Mbit/s, and a
+ * request trickling in holds its bytes no longer than this.
+ */
+export const TRANSACTION_REQUEST_TIMEOUT = 5_000
+
+/**
+ * A transaction request's bytes are copied into blocks of this size as they
+ * arrive and counted as each is allocated: one yamux window's worth, so a
+ * request holds at most this much more than its peer sent.
+ */
+export const TRANSACTION_REQUEST_BLOCK = 64 * 1024

@@ -2,21 +2,26 @@ import { setMaxListeners } from '@libp2p/interface'
 import { RateLimiter } from '@libp2p/utils'
 import { anySignal } from 'any-signal'
 import { raceSignal } from 'race-signal'
-import { MAX_INBOUND_TRANSACTION_STREAMS, MAX_OUTBOUND_TRANSACTION_STREAMS, TRANSACTION_PROTOCOL } from '../constants.js'
+import * as varint from 'uint8-varint'
+import { MAX_INBOUND_TRANSACTION_STREAMS, MAX_OUTBOUND_TRANSACTION_STREAMS, MAX_TRANSACTION_REQUEST_BYTES, MAX_TRANSACTION_REQUEST_BYTES_PER_CONNECTION, TRANSACTION_PROTOCOL, TRANSACTION_REQUEST_COST, TRANSACTION_REQUEST_TIMEOUT } from '../constants.js'
 import { sample } from '../discovery/discovery.js'
 import { createMessage } from '../message.js'
 import { Message, PeerEndpoint, Response, Transaction } from '../pb/fabric.js'
+import { RequestBudget } from './request-budget.js'
+import type { RequestHold } from './request-budget.js'
 import { requestTransaction, response, serveTransaction } from './transaction-protocol.js'
+import type { RefusalReason } from './transaction-protocol.js'
 import type { ChatRegistry } from '../chat/chat-registry.js'
 import type { ResolvedInit } from '../init.js'
 import type { PeerGuard } from '../security/peer-guard.js'
-import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Connection, CounterGroup, Logger, Metrics, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
 export interface TransactionServiceComponents {
   registrar: Registrar
   connectionManager: ConnectionManager
   logger: ComponentLogger
+  metrics?: Metrics
 }
 
 export type TransactionServiceInit = Pick<ResolvedInit, 'validator' | 'engine' | 'transactionTimeout' | 'maxMessageSize' | 'maxMessagesPerSecond'> & {
@@ -30,6 +35,11 @@ export type TransactionServiceInit = Pick<ResolvedInit, 'validator' | 'engine' |
  * Transaction in, one Response out), and `ExecuteTransaction`: a validator
  * hands a transaction to its engine, a non-validator forwards it to one of its
  * validators. Transactions count against the sender's message rate.
+ *
+ * What requests may make the node hold is bounded: streams per connection
+ * (`MAX_INBOUND_TRANSACTION_STREAMS`), bytes per connection and node-wide
+ * (`RequestBudget`, from a stream's opening until its Response is sent), and
+ * the time a request may take to arrive (`TRANSACTION_REQUEST_TIMEOUT`).
  */
 export class TransactionService implements Startable {
   private readonly components: TransactionServiceComponents
@@ -37,6 +47,10 @@ export class TransactionService implements Startable {
   private readonly log: Logger
   /** Transactions per remote peer and second */
   private readonly rateLimiter: RateLimiter
+  /** Bytes held by inbound requests */
+  private readonly budget: RequestBudget
+  /** Requests refused over the budget or the deadline, when the node has metrics */
+  private readonly refusals?: CounterGroup<RefusalReason>
   private shutdown = new AbortController()
 
   constructor (components: TransactionServiceComponents, init: TransactionServiceInit) {
@@ -44,6 +58,21 @@ export class TransactionService implements Startable {
     this.init = init
     this.log = components.logger.forComponent('libp2p:fabric:peer')
     this.rateLimiter = new RateLimiter({ points: init.maxMessagesPerSecond, duration: 1 })
+    // a connection always has room for one request of the largest size
+    const largest = TRANSACTION_REQUEST_COST + varint.encodingLength(init.maxMessageSize) + init.maxMessageSize
+    this.budget = new RequestBudget({
+      limit: MAX_TRANSACTION_REQUEST_BYTES,
+      connectionLimit: Math.max(MAX_TRANSACTION_REQUEST_BYTES_PER_CONNECTION, largest),
+      requestCost: TRANSACTION_REQUEST_COST
+    })
+    components.metrics?.registerMetric('libp2p_fabric_transaction_request_bytes', {
+      help: 'Bytes held by inbound transaction requests, from their stream\'s opening until their Response is sent',
+      calculate: () => this.requestBytes
+    })
+    this.refusals = components.metrics?.registerCounterGroup('libp2p_fabric_transaction_requests_refused_total', {
+      label: 'reason',
+      help: 'Inbound transaction requests refused before they were read whole: over the byte budget, or not arrived within the request deadline'
+    })
     this.onTransactionStream = this.onTransactionStream.bind(this)
   }
 
@@ -54,6 +83,11 @@ export class TransactionService implements Startable {
       maxInboundStreams: MAX_INBOUND_TRANSACTION_STREAMS,
       maxOutboundStreams: MAX_OUTBOUND_TRANSACTION_STREAMS
     })
+  }
+
+  /** Bytes held by inbound transaction requests now, from their stream's opening until their Response is sent */
+  get requestBytes (): number {
+    return this.budget.held
   }
 
   /** Stop serving transactions; those in progress go on until stop() */
@@ -102,6 +136,17 @@ export class TransactionService implements Startable {
   }
 
   private onTransactionStream (stream: Stream, connection: Connection): void {
+    let hold: RequestHold
+
+    try {
+      hold = this.budget.open(connection.id)
+    } catch (err: any) {
+      this.log('transaction stream from %p refused - %e', connection.remotePeer, err)
+      this.refused('budget')
+      stream.abort(err)
+      return
+    }
+
     const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(this.init.transactionTimeout)])
     this.log.trace('transaction stream from %p', connection.remotePeer)
     void serveTransaction(stream, async (tx, options) => {
@@ -116,8 +161,18 @@ export class TransactionService implements Startable {
       }
 
       return this.processTransaction(tx, options)
-    }, { maxMessageSize: this.init.maxMessageSize, signal }, this.log)
+    }, {
+      maxMessageSize: this.init.maxMessageSize,
+      signal,
+      hold,
+      requestTimeout: Math.min(TRANSACTION_REQUEST_TIMEOUT, this.init.transactionTimeout),
+      onRefused: (reason) => { this.refused(reason) }
+    }, this.log)
       .finally(() => { signal.clear() })
+  }
+
+  private refused (reason: RefusalReason): void {
+    this.refusals?.increment({ [reason]: 1 })
   }
 
   /** Whether `key` is over its rate this second */
