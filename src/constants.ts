@@ -214,7 +214,7 @@ export const MAX_TRANSACTION_REQUEST_BYTES = 64 * 1024 * 1024
 /**
  * Bytes one connection's transaction requests may hold (never less than one
  * request of maxMessageSize): the largest request plus room for small ones
- * beside it, so 12 connections, not 2, are needed to fill the node's budget.
+ * beside it, so 13 connections, not 2, are needed to fill the node's budget.
  */
 export const MAX_TRANSACTION_REQUEST_BYTES_PER_CONNECTION = 5 * 1024 * 1024
 

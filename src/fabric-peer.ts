@@ -237,7 +237,7 @@ export class FabricPeer implements Startable, FabricPeerInterface {
   }
 
   usage (): FabricUsage {
-    return this.#chats.usage()
+    return { ...this.#chats.usage(), transactionBytes: this.#transactions.requestBytes }
   }
 
   isEstablished (peer: PeerId): boolean {

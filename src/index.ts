@@ -412,6 +412,8 @@ export interface FabricUsage {
   undecodedBytes: number
   /** Bytes queued to send, over all chats */
   sendQueueBytes: number
+  /** Bytes transaction requests hold, from their stream's opening until their Response is sent */
+  transactionBytes: number
 }
 
 /** The service: `node.services.fabric` */

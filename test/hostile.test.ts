@@ -60,7 +60,7 @@ function tx (txid: string): Transaction {
 function watch (target: FabricNode): { stop: () => { rssGrowth: number, peak: FabricUsage } } {
   const rss0 = process.memoryUsage().rss
   let rssPeak = rss0
-  const peak: FabricUsage = { chats: 0, inboxFrames: 0, inboxBytes: 0, undecodedBytes: 0, sendQueueBytes: 0 }
+  const peak: FabricUsage = { chats: 0, inboxFrames: 0, inboxBytes: 0, undecodedBytes: 0, sendQueueBytes: 0, transactionBytes: 0 }
   const sample = (): void => {
     rssPeak = Math.max(rssPeak, process.memoryUsage().rss)
     const u = target.services.fabric.usage()
