@@ -234,3 +234,14 @@ export const TRANSACTION_REQUEST_TIMEOUT = 5_000
  * request holds at most this much more than its peer sent.
  */
 export const TRANSACTION_REQUEST_BLOCK = 64 * 1024
+
+/**
+ * Transaction streams of one connection refused over budget or deadline
+ * within TRANSACTION_REFUSAL_WINDOW before the connection itself is closed: a
+ * refused stream still costs the bytes its peer had in flight (up to a muxer
+ * window), so a peer reopening refused streams is a bandwidth flood; libp2p's
+ * 5 new connections a second per host then paces it. An honest client is
+ * never refused this often: 64 MiB of requests fit at once.
+ */
+export const MAX_TRANSACTION_REFUSALS = 16
+export const TRANSACTION_REFUSAL_WINDOW = 10_000

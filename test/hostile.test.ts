@@ -12,6 +12,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MemoryDatastore } from 'datastore-core'
+import * as varint from 'uint8-varint'
 import { Key } from 'interface-datastore'
 import { CHAT_PROTOCOL, createMessage, DatastoreLedger, DISCOVERY_LIST_KEY, PeersAddresses, libp2pSecurityHelper, Message, noopsEngine, PeerEndpoint, response, Response, signTransaction, SyncBlockRange, timestampNow, Transaction, TRANSACTION_PROTOCOL } from '../src/index.js'
 import { FrameDecoder } from '../src/chat/frames.js'
@@ -266,5 +267,26 @@ describe('hostile peers on the chat protocol (issue 13)', () => {
       assert.match((await warned).message, new RegExp(`corrupt .*kept the ${kept} address`), what)
       assert.equal(target.services.fabric.discovery.size, kept, what)
     }
+  })
+
+  it('(c) a connection whose transaction streams keep being refused is closed, and honest transactions go on', async () => {
+    const target = await node({ engine: engine() })
+    const honest = await node({ validator: false })
+    const attacker = await createRawNode()
+    running.push(attacker)
+    const connection = await attacker.dial(target.getMultiaddrs())
+    // each stream announces a request of almost 4 MiB: one fits the connection's budget, the rest are refused
+    const prefix = varint.encode(4 * 1024 * 1024 - 16)
+
+    for (let i = 0; i < 64 && connection.status === 'open'; i++) {
+      try {
+        const stream = await connection.newStream(TRANSACTION_PROTOCOL, { signal: AbortSignal.timeout(2_000) })
+        stream.send(prefix)
+      } catch {}
+    }
+
+    await waitFor(() => connection.status !== 'open', 'the node to close the attacker\'s connection', 10_000)
+    await honest.dial(target.getMultiaddrs())
+    assert.equal((await honest.services.fabric.sendTransactionToPeer(target.peerId, tx('after'))).status, Response.StatusCode.SUCCESS)
   })
 })

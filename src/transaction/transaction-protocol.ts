@@ -30,7 +30,7 @@ export interface TransactionStreamOptions {
 }
 
 /** Why a request was refused before it was read whole */
-export type RefusalReason = 'budget' | 'deadline'
+export type RefusalReason = 'budget' | 'deadline' | 'connection'
 
 export interface ServeTransactionOptions extends TransactionStreamOptions {
   /** What the request holds: every byte that arrives is counted against it */

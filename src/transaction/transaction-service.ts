@@ -3,7 +3,7 @@ import { RateLimiter } from '@libp2p/utils'
 import { anySignal } from 'any-signal'
 import { raceSignal } from 'race-signal'
 import * as varint from 'uint8-varint'
-import { MAX_INBOUND_TRANSACTION_STREAMS, MAX_OUTBOUND_TRANSACTION_STREAMS, MAX_TRANSACTION_REQUEST_BYTES, MAX_TRANSACTION_REQUEST_BYTES_PER_CONNECTION, TRANSACTION_PROTOCOL, TRANSACTION_REQUEST_COST, TRANSACTION_REQUEST_TIMEOUT } from '../constants.js'
+import { MAX_INBOUND_TRANSACTION_STREAMS, MAX_OUTBOUND_TRANSACTION_STREAMS, MAX_TRANSACTION_REFUSALS, MAX_TRANSACTION_REQUEST_BYTES, MAX_TRANSACTION_REQUEST_BYTES_PER_CONNECTION, TRANSACTION_PROTOCOL, TRANSACTION_REFUSAL_WINDOW, TRANSACTION_REQUEST_COST, TRANSACTION_REQUEST_TIMEOUT } from '../constants.js'
 import { sample } from '../discovery/discovery.js'
 import { createMessage } from '../message.js'
 import { Message, PeerEndpoint, Response, Transaction } from '../pb/fabric.js'
@@ -49,6 +49,8 @@ export class TransactionService implements Startable {
   private readonly rateLimiter: RateLimiter
   /** Bytes held by inbound requests */
   private readonly budget: RequestBudget
+  /** Refusals per connection in the current window; the entry goes with the connection */
+  private readonly recentRefusals = new WeakMap<Connection, { since: number, count: number }>()
   /** Requests refused over the budget or the deadline, when the node has metrics */
   private readonly refusals?: CounterGroup<RefusalReason>
   private shutdown = new AbortController()
@@ -142,8 +144,8 @@ export class TransactionService implements Startable {
       hold = this.budget.open(connection.id)
     } catch (err: any) {
       this.log('transaction stream from %p refused - %e', connection.remotePeer, err)
-      this.refused('budget')
       stream.abort(err)
+      this.refused('budget', connection)
       return
     }
 
@@ -166,13 +168,27 @@ export class TransactionService implements Startable {
       signal,
       hold,
       requestTimeout: Math.min(TRANSACTION_REQUEST_TIMEOUT, this.init.transactionTimeout),
-      onRefused: (reason) => { this.refused(reason) }
+      onRefused: (reason) => { this.refused(reason, connection) }
     }, this.log)
       .finally(() => { signal.clear() })
   }
 
-  private refused (reason: RefusalReason): void {
+  /** Count a refused request; a connection refused too often is closed */
+  private refused (reason: RefusalReason, connection: Connection): void {
     this.refusals?.increment({ [reason]: 1 })
+    const now = Date.now()
+    let recent = this.recentRefusals.get(connection)
+
+    if (recent == null || now - recent.since > TRANSACTION_REFUSAL_WINDOW) {
+      recent = { since: now, count: 0 }
+      this.recentRefusals.set(connection, recent)
+    }
+
+    if (++recent.count >= MAX_TRANSACTION_REFUSALS && connection.status === 'open') {
+      this.log('closing the connection to %p: %d transaction requests refused within %dms', connection.remotePeer, recent.count, TRANSACTION_REFUSAL_WINDOW)
+      this.refusals?.increment({ connection: 1 })
+      connection.abort(new Error(`${recent.count} transaction requests refused within ${TRANSACTION_REFUSAL_WINDOW}ms`))
+    }
   }
 
   /** Whether `key` is over its rate this second */
