@@ -189,7 +189,7 @@ export const CHAT_TAG_VALUE_VALIDATOR = 100
 export const CHAT_TAG_VALUE_NON_VALIDATOR = 50
 /** A connection with no established chat this long after it opened is a stranger: a hello exchange is one round trip; half of HELLO_TIMEOUT leaves a loaded node room. */
 export const CHAT_GRACE = 5_000
-/** Share of maxConnections kept free of strangers: 30 of libp2p's 300, more than one host can open within CHAT_GRACE at libp2p's inboundConnectionThreshold (5/s x 5 s = 25). */
+/** Share of maxConnections kept free of strangers: 30 of libp2p's 300, as many as one host can open before its first ones are closed at libp2p's inboundConnectionThreshold (5/s for CHAT_GRACE plus a check interval: up to 30). */
 export const CONNECTION_RESERVE = 0.1
 /** How often the connection count is checked against maxConnections minus the reserve: a stranger outlives its grace by at most this. */
 export const CONNECTION_CHECK_INTERVAL = 1_000

@@ -7,7 +7,7 @@
  */
 
 import assert from 'node:assert/strict'
-import { afterEach, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -17,27 +17,18 @@ import { Key } from 'interface-datastore'
 import { CHAT_PROTOCOL, createMessage, DatastoreLedger, DISCOVERY_LIST_KEY, PeersAddresses, libp2pSecurityHelper, Message, noopsEngine, PeerEndpoint, response, Response, signTransaction, SyncBlockRange, timestampNow, Transaction, TRANSACTION_PROTOCOL } from '../src/index.js'
 import { FrameDecoder } from '../src/chat/frames.js'
 import { FakePeer, frame } from './helpers/fake-peer.js'
-import { createNode, createRawNode, nextEvent, waitFor } from './helpers/nodes.js'
+import { createNode, createRawNode, nextEvent, stoppedAfterEach, waitFor } from './helpers/nodes.js'
 import type { FabricNode } from './helpers/nodes.js'
-import type { Engine, FabricPeerInit, FabricUsage } from '../src/index.js'
+import type { Engine, FabricUsage } from '../src/index.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
 
 /** The most RSS one attacking peer may add (issue 13) */
 const RSS_BOUND = 200 * 1024 * 1024
 
-const running: Array<Libp2p | FakePeer> = []
-afterEach(async () => { await Promise.all(running.splice(0).map(async n => n.stop())) })
-
-async function node (init: FabricPeerInit = {}): Promise<FabricNode> {
-  const n = await createNode({ fabric: { touchPeriod: 0, ...init } })
-  running.push(n)
-  return n
-}
+const { track, node } = stoppedAfterEach()
 
 async function fake (): Promise<FakePeer> {
-  const f = await FakePeer.create()
-  running.push(f)
-  return f
+  return track(await FakePeer.create())
 }
 
 /** An engine that answers every transaction at once and takes `delay` ms per CONSENSUS message */
@@ -234,9 +225,9 @@ describe('hostile peers on the chat protocol (issue 13)', () => {
     const targetKey = await generateKeyPair('Ed25519')
     const members = [peerIdFromPrivateKey(memberKey), peerIdFromPrivateKey(targetKey)].map(String)
     const target = await createNode({ privateKey: targetKey, fabric: { touchPeriod: 0, security: { enabled: true, allowedPeers: members }, ledger, engine: noopsEngine({ ledger, logger: defaultLogger() }) } })
-    running.push(target)
+    track(target)
     const member = await createRawNode(memberKey)
-    running.push(member)
+    track(member)
     const helper = libp2pSecurityHelper(memberKey)
 
     const signed = signTransaction(helper, { ...tx('pay-once'), timestamp: timestampNow() })
@@ -260,7 +251,7 @@ describe('hostile peers on the chat protocol (issue 13)', () => {
       const datastore = new MemoryDatastore()
       await datastore.put(new Key(DISCOVERY_LIST_KEY), bytes)
       const target = await createNode({ datastore, start: false, fabric: { touchPeriod: 0 } })
-      running.push(target)
+      track(target)
       const warned = nextEvent(target.services.fabric, 'warning')
       await target.start()
 
@@ -273,7 +264,7 @@ describe('hostile peers on the chat protocol (issue 13)', () => {
     const target = await node({ engine: engine() })
     const honest = await node({ validator: false })
     const attacker = await createRawNode()
-    running.push(attacker)
+    track(attacker)
     const connection = await attacker.dial(target.getMultiaddrs())
     // each stream announces a request of almost 4 MiB: one fits the connection's budget, the rest are refused
     const prefix = varint.encode(4 * 1024 * 1024 - 16)

@@ -1,3 +1,4 @@
+import { afterEach } from 'node:test'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
@@ -53,6 +54,18 @@ export async function createRawNode (privateKey?: PrivateKey): Promise<Libp2p> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()]
   })
+}
+
+/**
+ * For a test file: `track(x)` registers a node (or anything with `stop()`) to
+ * be stopped after the current test, `node(init)` starts a fabric node with
+ * the touch loop off and tracks it.
+ */
+export function stoppedAfterEach (): { track: <T extends { stop(): unknown }>(n: T) => T, node: (fabric?: FabricPeerInit) => Promise<FabricNode> } {
+  const running: Array<{ stop(): unknown }> = []
+  afterEach(async () => { await Promise.all(running.splice(0).map(async n => { await n.stop() })) })
+  const track = <T extends { stop(): unknown }>(n: T): T => { running.push(n); return n }
+  return { track, node: async (fabric = {}) => track(await createNode({ fabric: { touchPeriod: 0, ...fabric } })) }
 }
 
 export async function stopAll (nodes: Array<Libp2p | undefined>): Promise<void> {
