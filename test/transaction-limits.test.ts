@@ -115,13 +115,15 @@ describe('transaction request limits', () => {
     await stopAll(running.splice(0))
   })
 
-  it('10 connections × 32 streams of ~4 MiB frames that never end hold at most a connection\'s budget each, and honest transactions still succeed', async () => {
+  // 15 streams a connection: one is held, 14 refused, below the MAX_TRANSACTION_REFUSALS
+  // that close a connection (test/hostile.test.ts shows that), so the node is under this load throughout
+  it('10 connections × 15 streams of ~4 MiB frames that never end hold at most a connection\'s budget each, and honest transactions still succeed', async () => {
     const t = await target()
     const baseline = process.memoryUsage().rss
     const peak = sample(t)
     // just under 4 MiB announced and all but the last KiB sent; half the streams then trickle, half stop
     const announced = MAX_MESSAGE_SIZE - 64
-    const attack = await startAttack(t.node.getMultiaddrs(), { peers: 10, connectionsPerPeer: 1, streamsPerConnection: 32, announced, send: announced - 1024, trickle: 200 })
+    const attack = await startAttack(t.node.getMultiaddrs(), { peers: 10, connectionsPerPeer: 1, streamsPerConnection: 15, announced, send: announced - 1024, trickle: 200 })
     stops.push(attack.stop)
 
     // an honest client comes while the attack is in full swing
@@ -143,7 +145,7 @@ describe('transaction request limits', () => {
     assert.ok(heldMeanwhile >= 10 * 3 * MiB, `the attack held only ${heldMeanwhile} bytes while the honest client was served`)
     // 10 attacking connections and the honest one, each within its budget
     assert.ok(peak.held <= 11 * MAX_TRANSACTION_REQUEST_BYTES_PER_CONNECTION, `held ${peak.held} bytes`)
-    assert.ok(await t.refused('budget') >= 10 * 30, 'streams beyond a connection\'s budget were refused')
+    assert.ok(await t.refused('budget') >= 10 * 13, 'streams beyond a connection\'s budget were refused')
     assert.ok(await t.refused('deadline') >= 10, 'requests that never arrived whole were ended at the deadline')
     // nothing the attacker sent arrived whole, and all of it is released
     await waitFor(async () => await t.held() === 0, 'every attacking request to release its bytes', 5_000)
