@@ -280,4 +280,42 @@ describe('hostile peers on the chat protocol (issue 13)', () => {
     await honest.dial(target.getMultiaddrs())
     assert.equal((await honest.services.fabric.sendTransactionToPeer(target.peerId, tx('after'))).status, Response.StatusCode.SUCCESS)
   })
+
+  it('(c) connections that fill the node-wide transaction budget do not get an honest connection closed', async () => {
+    const target = await node({ engine: engine() })
+    const honest = await node({ validator: false })
+    const honestConnection = await honest.dial(target.getMultiaddrs())
+    // 17 connections of their own, each holding one request of almost 4 MiB: the node's 64 MiB are full
+    const announced = 4 * 1024 * 1024 - 16
+    const head = varint.encode(announced)
+    const body = new Uint8Array(announced - 1024)
+    const attackers: Libp2p[] = []
+    for (let i = 0; i < 17; i++) {
+      const attacker = track(await createRawNode())
+      attackers.push(attacker)
+      const stream = await attacker.dialProtocol(target.getMultiaddrs(), TRANSACTION_PROTOCOL)
+      stream.send(head)
+      await write(stream, body, AbortSignal.timeout(5_000))
+    }
+    // and the last room with requests of 60 KiB, one byte short, from the same connections
+    const small = varint.encode(60 * 1024)
+    for (const attacker of attackers) {
+      for (let i = 0; i < 8; i++) {
+        try {
+          const stream = await attacker.dialProtocol(target.getMultiaddrs(), TRANSACTION_PROTOCOL)
+          stream.send(small)
+          stream.send(new Uint8Array(60 * 1024 - 1))
+        } catch {}
+      }
+    }
+    await waitFor(() => target.services.fabric.usage().transactionBytes > 64 * 1024 * 1024 - 64 * 1024, 'the node-wide budget to fill', 10_000)
+
+    // the honest client's requests are refused while the budget is full, more often than closes a connection
+    for (let i = 0; i < 24; i++) {
+      await honest.services.fabric.sendTransactionToPeer(target.peerId, tx(`refused-${i}`)).catch(() => {})
+    }
+
+    // (a closed one would be redialled by the next request: it is this connection that must stay)
+    assert.equal(honestConnection.status, 'open', 'the honest connection was closed')
+  })
 })

@@ -17,6 +17,13 @@ export interface RequestBudgetInit {
 export class RequestBudgetError extends Error {
   static override name = 'RequestBudgetError'
   override name = 'RequestBudgetError'
+  /** The connection's own share was over: not only the node's, which other connections fill */
+  readonly ownShare: boolean
+
+  constructor (message: string, ownShare: boolean) {
+    super(message)
+    this.ownShare = ownShare
+  }
 }
 
 /** What one request holds; release() once its Response is sent or its stream is gone */
@@ -104,8 +111,10 @@ export class RequestBudget {
         // bytes announced before are in the connection's share already
         const unannounced = more - Math.min(more, announced)
 
-        if (more > this.limit - this.#held || unannounced > this.connectionRoom(share)) {
-          throw new RequestBudgetError(`transaction request over the byte budget: ${more} more bytes do not fit (${this.describe(share)})`)
+        const overShare = unannounced > this.connectionRoom(share)
+
+        if (overShare || more > this.limit - this.#held) {
+          throw new RequestBudgetError(`transaction request over the byte budget: ${more} more bytes do not fit (${this.describe(share)})`, overShare)
         }
 
         announced -= more - unannounced
@@ -120,7 +129,7 @@ export class RequestBudget {
         }
 
         if (more > this.connectionRoom(share)) {
-          throw new RequestBudgetError(`transaction request refused: the ${more} bytes it announces do not fit (${this.describe(share)})`)
+          throw new RequestBudgetError(`transaction request refused: the ${more} bytes it announces do not fit (${this.describe(share)})`, true)
         }
 
         announced += more

@@ -37,8 +37,12 @@ export interface ServeTransactionOptions extends TransactionStreamOptions {
   hold: RequestHold
   /** How long the request may take to arrive whole, within `signal` */
   requestTimeout: number
-  /** Called once for a request refused over the byte budget or the deadline */
-  onRefused(reason: RefusalReason): void
+  /**
+   * Called once for a request refused over the byte budget or the deadline;
+   * `ownShare`: the connection's own share was over (or its request late),
+   * not only the node's budget, which other connections fill
+   */
+  onRefused(reason: RefusalReason, ownShare: boolean): void
 }
 
 /**
@@ -63,9 +67,9 @@ export async function serveTransaction (stream: Stream, process: (tx: Transactio
     await stream.close({ signal: options.signal })
   } catch (err: any) {
     if (err instanceof RequestBudgetError) {
-      options.onRefused('budget')
+      options.onRefused('budget', err.ownShare)
     } else if (err instanceof TimeoutError && !options.signal.aborted) {
-      options.onRefused('deadline')
+      options.onRefused('deadline', true)
     }
 
     log('transaction stream %s failed - %e', stream.id, err)

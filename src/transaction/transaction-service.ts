@@ -7,7 +7,7 @@ import { MAX_INBOUND_TRANSACTION_STREAMS, MAX_OUTBOUND_TRANSACTION_STREAMS, MAX_
 import { sample } from '../discovery/discovery.js'
 import { createMessage } from '../message.js'
 import { Message, PeerEndpoint, Response, Transaction } from '../pb/fabric.js'
-import { RequestBudget } from './request-budget.js'
+import { RequestBudget, RequestBudgetError } from './request-budget.js'
 import type { RequestHold } from './request-budget.js'
 import { requestTransaction, response, serveTransaction } from './transaction-protocol.js'
 import type { RefusalReason } from './transaction-protocol.js'
@@ -145,7 +145,7 @@ export class TransactionService implements Startable {
     } catch (err: any) {
       this.log('transaction stream from %p refused - %e', connection.remotePeer, err)
       stream.abort(err)
-      this.refused('budget', connection)
+      this.refused('budget', connection, err instanceof RequestBudgetError && err.ownShare)
       return
     }
 
@@ -168,14 +168,24 @@ export class TransactionService implements Startable {
       signal,
       hold,
       requestTimeout: Math.min(TRANSACTION_REQUEST_TIMEOUT, this.init.transactionTimeout),
-      onRefused: (reason) => { this.refused(reason, connection) }
+      onRefused: (reason, ownShare) => { this.refused(reason, connection, ownShare) }
     }, this.log)
       .finally(() => { signal.clear() })
   }
 
-  /** Count a refused request; a connection refused too often is closed */
-  private refused (reason: RefusalReason, connection: Connection): void {
+  /**
+   * Count a refused request. A connection refused too often for its own share
+   * is closed; refusals because other connections filled the node's budget do
+   * not count against it, or an attacker filling the budget would get honest
+   * connections closed
+   */
+  private refused (reason: RefusalReason, connection: Connection, ownShare: boolean): void {
     this.refusals?.increment({ [reason]: 1 })
+
+    if (!ownShare) {
+      return
+    }
+
     const now = Date.now()
     let recent = this.recentRefusals.get(connection)
 
