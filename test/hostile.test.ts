@@ -318,4 +318,33 @@ describe('hostile peers on the chat protocol (issue 13)', () => {
     // (a closed one would be redialled by the next request: it is this connection that must stay)
     assert.equal(honestConnection.status, 'open', 'the honest connection was closed')
   })
+
+  it('(a) bytes trickled one at a time between another stream\'s bulk are held as what they are, not as the buffers they arrived in', async () => {
+    const target = await node({ engine: engine() })
+    const attacker = track(await createRawNode())
+    const connection = await attacker.dial(target.getMultiaddrs())
+    // a chat stream before its hello: a prefix announcing 4 MiB, then its bytes one at a time
+    const chat = await connection.newStream(CHAT_PROTOCOL)
+    chat.send(varint.encode(4 * 1024 * 1024 - 16))
+    // bulk on a transaction stream whose request is complete: the node drops what follows
+    const bulk = await connection.newStream(TRANSACTION_PROTOCOL)
+    bulk.send(frame(Transaction.encode(tx('bulk'))))
+    const junk = new Uint8Array(65_000)
+    const one = Uint8Array.of(0x2a)
+    const before = process.memoryUsage().arrayBuffers
+    let peak = before
+
+    for (let i = 0; i < 1_500 && chat.status === 'open' && bulk.writeStatus === 'writable'; i++) {
+      bulk.send(junk)
+      chat.send(one)
+      await new Promise(resolve => setImmediate(resolve))
+      if (i % 50 === 0) peak = Math.max(peak, process.memoryUsage().arrayBuffers)
+    }
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers)
+
+    const undecoded = target.services.fabric.usage().undecodedBytes
+    assert.ok(undecoded <= 1_600, `${undecoded} bytes undecoded`)
+    // 1 500 bytes trickled: without copying they held 1 500 decrypted buffers of ~64 KiB (~94 MiB)
+    assert.ok(peak - before < 90 * 1024 * 1024, `array buffers grew ${Math.round((peak - before) / 2 ** 20)} MiB`)
+  })
 })

@@ -140,7 +140,7 @@ export class ChatStream implements AsyncIterable<Message> {
     this.flush = this.flush.bind(this)
 
     stream.addEventListener('message', (evt) => {
-      this.decoder.append(evt.data)
+      this.decoder.append(compact(evt.data))
       this.decodeFrames()
     })
     // 'end', not 'remoteCloseWrite': a paused stream may still hold frames the
@@ -454,9 +454,13 @@ export class ChatStream implements AsyncIterable<Message> {
     this.frameBudget = this.receiveQueueSize
   }
 
-  /** What the inbox holds: frames and the bytes they count for (each frame's encoded size plus FRAME_COST) */
+  /**
+   * What the inbox holds: frames and the bytes they count for (each frame's
+   * encoded size plus FRAME_COST), and the bytes received but not decoded
+   * (ours, and those the stream buffers while paused)
+   */
   get received (): { frames: number, bytes: number, undecoded: number } {
-    return { frames: this.inbox.length - this.inboxHead, bytes: this.inboxBytes, undecoded: this.decoder.buffered }
+    return { frames: this.inbox.length - this.inboxHead, bytes: this.inboxBytes, undecoded: this.decoder.buffered + this.stream.readBufferLength }
   }
 
   /**
@@ -600,4 +604,33 @@ export class ChatStream implements AsyncIterable<Message> {
       this.queueHead = 0
     }
   }
+}
+
+/**
+ * A received chunk that is a small view of a larger buffer (a muxer frame in
+ * a decrypted Noise message that carried the peer's bytes for other streams
+ * too) is copied: kept as it is, a 1-byte chunk would hold a 64 KiB buffer
+ * alive, and what the inbox counts would not be what it holds.
+ */
+function compact (data: Uint8Array | Uint8ArrayList): Uint8Array | Uint8ArrayList {
+  if (data instanceof Uint8Array) {
+    return data.byteLength * 2 < data.buffer.byteLength ? new Uint8Array(data) : data
+  }
+
+  for (const part of data) {
+    if (part.byteLength * 2 < part.buffer.byteLength) {
+      // one copy of the whole list, sized to its bytes
+      const copy = new Uint8Array(data.byteLength)
+      let offset = 0
+
+      for (const bytes of data) {
+        copy.set(bytes, offset)
+        offset += bytes.byteLength
+      }
+
+      return copy
+    }
+  }
+
+  return data
 }
