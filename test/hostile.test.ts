@@ -347,4 +347,34 @@ describe('hostile peers on the chat protocol (issue 13)', () => {
     // 1 500 bytes trickled: without copying they held 1 500 decrypted buffers of ~64 KiB (~94 MiB)
     assert.ok(peak - before < 90 * 1024 * 1024, `array buffers grew ${Math.round((peak - before) / 2 ** 20)} MiB`)
   })
+
+  it('(a) bytes trickled into a paused chat between another stream\'s bulk are held as what they are', async () => {
+    // an engine that takes its time: the attacker's inbox fills and its chat pauses
+    const target = await node({ engine: engine(2_000) })
+    const attacker = await fake()
+    await attacker.hello(target.getMultiaddrs())
+    const consensus = frame(createMessage(Message.Type.CONSENSUS))
+    for (let i = 0; i < 1_400; i++) attacker.stream!.send(consensus)
+    await waitFor(() => target.services.fabric.usage().inboxFrames >= 1_000, 'the inbox to fill')
+    await new Promise(resolve => setTimeout(resolve, 100))
+
+    const bulk = await attacker.node.dialProtocol(target.getMultiaddrs(), TRANSACTION_PROTOCOL)
+    bulk.send(frame(Transaction.encode(tx('bulk'))))
+    const junk = new Uint8Array(65_000)
+    const one = Uint8Array.of(0x2a)
+    const before = process.memoryUsage().arrayBuffers
+    let peak = before
+
+    for (let i = 0; i < 3_000 && attacker.stream!.status === 'open' && bulk.writeStatus === 'writable'; i++) {
+      bulk.send(junk)
+      attacker.stream!.send(one)
+      await new Promise(resolve => setImmediate(resolve))
+      if (i % 50 === 0) peak = Math.max(peak, process.memoryUsage().arrayBuffers)
+    }
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers)
+
+    process.stdout.write(`# paused chat: array buffers +${Math.round((peak - before) / 2 ** 20)} MiB while 3 000 bytes were trickled\n`)
+    // 3 000 bytes buffered by the paused stream: as received they held ~190 MiB of decrypted buffers
+    assert.ok(peak - before < 130 * 1024 * 1024, `array buffers grew ${Math.round((peak - before) / 2 ** 20)} MiB`)
+  })
 })

@@ -139,6 +139,18 @@ export class ChatStream implements AsyncIterable<Message> {
     stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, MAX_MUXER_WINDOW + this.maxMessageSize)
     this.flush = this.flush.bind(this)
 
+    // the muxer hands every chunk to the stream's onData, which keeps it as it
+    // is while the stream is paused: small views are copied there too, so what
+    // a paused stream holds is what the peer sent. onData is not part of the
+    // Stream interface; where a stream has none, chunks are still copied when
+    // they reach us
+    const receive: unknown = (stream as { onData?: unknown }).onData
+    if (typeof receive === 'function') {
+      Object.defineProperty(stream, 'onData', {
+        configurable: true,
+        value: (data: Uint8Array | Uint8ArrayList) => { receive.call(stream, compact(data)) }
+      })
+    }
     stream.addEventListener('message', (evt) => {
       this.decoder.append(compact(evt.data))
       this.decodeFrames()
