@@ -245,3 +245,27 @@ export const TRANSACTION_REQUEST_BLOCK = 64 * 1024
  */
 export const MAX_TRANSACTION_REFUSALS = 16
 export const TRANSACTION_REFUSAL_WINDOW = 10_000
+
+/** RemoteLedger requests one chat may have in flight, either way: ours wait for a slot, a peer's beyond it get an empty answer */
+export const MAX_SYNC_REQUESTS_IN_FLIGHT = 4
+
+/** Blocks (or state deltas) one SYNC_GET_BLOCKS (SYNC_STATE_GET_DELTAS) is answered with at most; the asker asks again for the rest */
+export const MAX_SYNC_RANGE = 1_000
+
+/** Blocks or deltas one SYNC_BLOCKS or SYNC_STATE_DELTAS frame carries at most (a decode limit: tiny blocks cost far more decoded than on the wire) */
+export const MAX_SYNC_ITEMS_PER_FRAME = 1_000
+
+/** State entries one SYNC_STATE_SNAPSHOT chunk carries at most */
+export const MAX_SNAPSHOT_ENTRIES_PER_FRAME = 10_000
+
+/** Answers the node serves at once, across all peers; more wait their turn */
+export const MAX_SYNC_ANSWERS = 8
+
+/** A RemoteLedger request fails when the peer sends nothing for it this long, in ms */
+export const SYNC_TIMEOUT = 10_000
+
+/** Bytes of a frame kept for the Message envelope (type, timestamp, signature) around a sync answer */
+export const SYNC_ENVELOPE_RESERVE = 1_024
+
+/** Answer frames a request buffers for a consumer that has not taken them before the chat waits for it */
+export const SYNC_BUFFERED_FRAMES = 2

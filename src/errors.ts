@@ -33,3 +33,9 @@ export class InvalidFrameError extends Error {
   static override name = 'InvalidFrameError'
   override name = 'InvalidFrameError'
 }
+
+/** A peer's answer to a `RemoteLedger` request does not fit the request (wrong numbers, order or size); the request is ended. */
+export class InvalidSyncAnswerError extends Error {
+  static override name = 'InvalidSyncAnswerError'
+  override name = 'InvalidSyncAnswerError'
+}

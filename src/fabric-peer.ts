@@ -16,6 +16,7 @@ import type { ChatTarget } from './addresses.js'
 import type { BroadcastResult, FabricPeerComponents, FabricPeerEvents, FabricPeerInit, FabricUsage, FabricPeer as FabricPeerInterface } from './index.js'
 import type { ResolvedInit } from './init.js'
 import type { Ledger } from './ledger.js'
+import type { RemoteLedger } from './sync/remote-ledger.js'
 import type { Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
 import type { AbortOptions, Logger, PeerId, Startable } from '@libp2p/interface'
 
@@ -254,6 +255,10 @@ export class FabricPeer implements Startable, FabricPeerInterface {
 
   unicast (msg: Message, peer: PeerId): void {
     this.#chats.unicast(msg, peer)
+  }
+
+  getRemoteLedger (peer: PeerId): RemoteLedger {
+    return this.#chats.getRemoteLedger(peer)
   }
 
   async onDrain (peer: PeerId, options: AbortOptions = {}): Promise<void> {

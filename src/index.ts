@@ -42,6 +42,7 @@ import type { Discovery } from './discovery/discovery.js'
 import type { SecurityInit } from './security/membership.js'
 import type { TouchTick } from './touch/touch-loop.js'
 import type { Ledger } from './ledger.js'
+import type { RemoteLedger } from './sync/remote-ledger.js'
 import type { BlockchainInfo, Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
 import type { AbortOptions, ComponentLogger, Metrics, PeerId, PeerStore, PrivateKey, TypedEventTarget } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -394,6 +395,12 @@ export interface MessageHandlerCoordinator {
    * without a chat.
    */
   flush(peer: PeerId, options?: AbortOptions): Promise<void>
+  /**
+   * The peer's ledger, read over the chat with it (v0.6's
+   * `GetRemoteLedger`): blocks, state deltas and state snapshots it answers
+   * from its ledger. Throws `NotEstablishedError` if there is no chat with it.
+   */
+  getRemoteLedger(peer: PeerId): RemoteLedger
 }
 
 /**
@@ -493,11 +500,12 @@ export { libp2pSecurityHelper, signMessage, signTransaction, verifyMessage, veri
 export type { SecurityHelper } from './security/signing.js'
 export { NoopsEngine, noopsEngine } from './engine/noops.js'
 export type { NoopsEngineInit } from './engine/noops.js'
-export type { Ledger } from './ledger.js'
+export type { Ledger, StateSnapshot } from './ledger.js'
+export type { BlockRange, RemoteLedger, SyncRequestOptions } from './sync/remote-ledger.js'
 export { createMessage, timestampNow } from './message.js'
 export { response, responseText } from './transaction/transaction-protocol.js'
-export { ChatClosedError, InvalidFrameError, NotEstablishedError, PeerRejectedError, SendQueueFullError } from './errors.js'
-export { Block, BlockchainInfo, HelloMessage, Message, PeerEndpoint, PeerID, PeersAddresses, PeersMessage, Response, SyncBlockRange, SyncBlocks, Timestamp, Transaction } from './pb/fabric.js'
+export { ChatClosedError, InvalidFrameError, InvalidSyncAnswerError, NotEstablishedError, PeerRejectedError, SendQueueFullError } from './errors.js'
+export { Block, BlockchainInfo, HelloMessage, Message, PeerEndpoint, PeerID, PeersAddresses, PeersMessage, Response, StateDelta, StateEntry, SyncBlockRange, SyncBlocks, SyncStateDeltas, SyncStateDeltasRequest, SyncStateSnapshot, SyncStateSnapshotRequest, Timestamp, Transaction } from './pb/fabric.js'
 export type { ChatTarget } from './addresses.js'
 export { peerIdOf } from './addresses.js'
 

@@ -1,15 +1,36 @@
 import { Key } from 'interface-datastore'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
-import { Block, BlockchainInfo } from './pb/fabric.js'
+import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { Block, BlockchainInfo, StateDelta } from './pb/fabric.js'
+import type { StateEntry } from './pb/fabric.js'
 import type { Datastore } from 'interface-datastore'
+
+/** The world state at one block: what a SYNC_STATE_SNAPSHOT carries */
+export interface StateSnapshot {
+  /** The number of the last block the state includes (0 for an empty chain) */
+  blockNumber: number
+  /** Every key with its value, in key order */
+  entries: Iterable<StateEntry> | AsyncIterable<StateEntry>
+}
 
 /**
  * What the peer layer needs from a ledger: the chain summary sent in every
- * DISC_HELLO (Fabric's `ledgerWrapper`).
+ * DISC_HELLO (Fabric's `ledgerWrapper`), and, to serve a peer's
+ * `RemoteLedger` requests (Fabric's `BlockChainAccessor` and
+ * `StateAccessor`), blocks, state deltas and state snapshots. The serving
+ * methods are optional: a ledger without one answers that request with an
+ * empty result, so the asking peer goes elsewhere at once instead of waiting.
  */
 export interface Ledger {
   getBlockchainInfo(): BlockchainInfo | Promise<BlockchainInfo>
+  /** Block `n`, or undefined if the ledger does not have it */
+  getBlock?(n: number): Block | undefined | Promise<Block | undefined>
+  /** The state delta block `n` made, or undefined if the ledger does not have it */
+  getStateDelta?(n: number): StateDelta | undefined | Promise<StateDelta | undefined>
+  /** The whole world state, consistent at one block */
+  getStateSnapshot?(): StateSnapshot | Promise<StateSnapshot>
 }
 
 /** A ledger held in memory: an empty chain unless told otherwise. */
@@ -41,10 +62,12 @@ export async function blockHash (block: Block): Promise<Uint8Array> {
 }
 
 /**
- * A chain of blocks in a datastore (the node's LevelDB in the CLI and
- * examples), so the height and hashes survive restarts. Block n is stored
- * under `<prefix>/blocks/<n>`, the summary under `<prefix>/info`; an append
- * writes both in one batch.
+ * A chain of blocks and the world state its transactions wrote, in a
+ * datastore (the node's LevelDB in the CLI and examples), so both survive
+ * restarts. Under `<prefix>`: block n at `blocks/<n>`, the delta it made at
+ * `deltas/<n>`, each state key at `state/<key>`, each transaction id at
+ * `txids/<txid>` (the block that holds it), the summary at `info`. An append
+ * writes all of them in one batch.
  */
 export class DatastoreLedger implements Ledger {
   private readonly datastore: Datastore
@@ -78,49 +101,197 @@ export class DatastoreLedger implements Ledger {
 
   /**
    * Append a block as number `height`: it must name the current block's hash
-   * as its previous hash. Appends run one at a time, in call order.
+   * as its previous hash. `delta` is what the block's transactions wrote to
+   * the world state; it is applied and kept for `getStateDelta`. Appends run
+   * one at a time, in call order.
    *
    * @throws {BlockOutOfOrderError} when it does not extend the chain
    */
-  async append (block: Block): Promise<BlockchainInfo> {
-    const run = this.appending.then(async () => this.appendNow(block))
-    this.appending = run.catch(() => {})
-    return run
+  async append (block: Block, delta?: StateDelta): Promise<BlockchainInfo> {
+    return this.appendBlocks([{ block, delta }])
+  }
+
+  /**
+   * Append blocks in order, in one batch: all of them or, if one does not
+   * extend the chain, none.
+   *
+   * @throws {BlockOutOfOrderError} when one does not extend the chain
+   */
+  async appendBlocks (blocks: Array<{ block: Block, delta?: StateDelta, hash?: Uint8Array }>): Promise<BlockchainInfo> {
+    return this.serially(async () => this.appendNow(blocks))
   }
 
   /** Block `n`, or undefined beyond the chain */
   async getBlock (n: number): Promise<Block | undefined> {
-    const key = this.blockKey(n)
+    const bytes = await this.getEncodedBlock(n)
+    return bytes == null ? undefined : Block.decode(bytes)
+  }
 
-    if (n < 0 || n >= this.info.height || !(await this.datastore.has(key))) {
+  /** Block `n` as it is stored (its protobuf encoding), or undefined beyond the chain */
+  async getEncodedBlock (n: number): Promise<Uint8Array | undefined> {
+    if (!Number.isSafeInteger(n) || n < 0 || n >= this.info.height) {
       return undefined
     }
 
-    return Block.decode(await this.datastore.get(key))
+    try {
+      return await this.datastore.get(this.blockKey(n))
+    } catch {
+      return undefined
+    }
   }
 
-  private async appendNow (block: Block): Promise<BlockchainInfo> {
-    if (!uint8ArrayEquals(block.previousBlockHash, this.info.currentBlockHash)) {
-      throw new BlockOutOfOrderError(`Block ${this.info.height} does not follow the current block`)
+  /** The state delta block `n` made (empty for a block appended without one), or undefined beyond the chain */
+  async getStateDelta (n: number): Promise<StateDelta | undefined> {
+    if (!Number.isSafeInteger(n) || n < 0 || n >= this.info.height) {
+      return undefined
     }
 
-    const next: BlockchainInfo = {
-      height: this.info.height + 1,
-      currentBlockHash: await blockHash(block) as Uint8Array<ArrayBuffer>,
-      previousBlockHash: this.info.currentBlockHash
+    try {
+      return StateDelta.decode(await this.datastore.get(this.deltaKey(n)))
+    } catch {
+      return { entries: [] }
     }
+  }
+
+  /** The value of a world-state key, or undefined */
+  async getState (key: string): Promise<Uint8Array | undefined> {
+    try {
+      return await this.datastore.get(this.stateKey(key))
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * The whole world state at the current block. It is read between appends,
+   * into memory, so it is consistent at one block and a slow reader does not
+   * hold up appends.
+   */
+  async getStateSnapshot (): Promise<{ blockNumber: number, entries: StateEntry[] }> {
+    return this.serially(async () => {
+      const entries: StateEntry[] = []
+
+      for await (const { key, value } of this.datastore.query({ prefix: `${this.prefix}/state/` })) {
+        entries.push({ key: decodeStateKey(key.baseNamespace()), value: value as Uint8Array<ArrayBuffer>, deleted: false })
+      }
+
+      entries.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+      return { blockNumber: Math.max(0, this.info.height - 1), entries }
+    })
+  }
+
+  /** Replace the whole world state with a snapshot's entries (state transfer), in one batch */
+  async replaceState (entries: Iterable<StateEntry> | AsyncIterable<StateEntry>): Promise<void> {
+    await this.serially(async () => {
+      const batch = this.datastore.batch()
+
+      for await (const key of this.datastore.queryKeys({ prefix: `${this.prefix}/state/` })) {
+        batch.delete(key)
+      }
+
+      for await (const entry of entries) {
+        if (!entry.deleted) {
+          batch.put(this.stateKey(entry.key), entry.value)
+        }
+      }
+
+      await batch.commit()
+    })
+  }
+
+  /** Apply a state delta to the world state without appending a block (state transfer by deltas) */
+  async applyStateDelta (delta: StateDelta): Promise<void> {
+    await this.serially(async () => {
+      const batch = this.datastore.batch()
+      this.writeDelta(batch, delta)
+      await batch.commit()
+    })
+  }
+
+  /** The number of the block that holds transaction `txid`, or undefined */
+  async findTransaction (txid: string): Promise<number | undefined> {
+    try {
+      return Number(uint8ArrayToString(await this.datastore.get(this.txidKey(txid))))
+    } catch {
+      return undefined
+    }
+  }
+
+  private async appendNow (blocks: Array<{ block: Block, delta?: StateDelta, hash?: Uint8Array }>): Promise<BlockchainInfo> {
+    let info = this.info
     const batch = this.datastore.batch()
-    batch.put(this.blockKey(this.info.height), Block.encode(block))
-    batch.put(new Key(`${this.prefix}/info`), BlockchainInfo.encode(next))
+
+    for (const { block, delta, hash } of blocks) {
+      if (!uint8ArrayEquals(block.previousBlockHash, info.currentBlockHash)) {
+        throw new BlockOutOfOrderError(`Block ${info.height} does not follow the current block`)
+      }
+
+      const number = info.height
+      batch.put(this.blockKey(number), Block.encode(block))
+
+      if (delta != null) {
+        batch.put(this.deltaKey(number), StateDelta.encode(delta))
+        this.writeDelta(batch, delta)
+      }
+
+      for (const tx of block.transactions) {
+        batch.put(this.txidKey(tx.txid), uint8ArrayFromString(String(number)))
+      }
+
+      info = {
+        height: number + 1,
+        currentBlockHash: (hash ?? await blockHash(block)) as Uint8Array<ArrayBuffer>,
+        previousBlockHash: info.currentBlockHash
+      }
+    }
+
+    batch.put(new Key(`${this.prefix}/info`), BlockchainInfo.encode(info))
     await batch.commit()
-    this.info = next
-    return { ...next }
+    this.info = info
+    return { ...info }
+  }
+
+  private writeDelta (batch: ReturnType<Datastore['batch']>, delta: StateDelta): void {
+    for (const entry of delta.entries) {
+      if (entry.deleted) {
+        batch.delete(this.stateKey(entry.key))
+      } else {
+        batch.put(this.stateKey(entry.key), entry.value)
+      }
+    }
+  }
+
+  private async serially<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.appending.then(fn)
+    this.appending = run.catch(() => {})
+    return run
   }
 
   private blockKey (n: number): Key {
     // zero-padded so keys sort in block order
     return new Key(`${this.prefix}/blocks/${n.toString().padStart(12, '0')}`)
   }
+
+  private deltaKey (n: number): Key {
+    return new Key(`${this.prefix}/deltas/${n.toString().padStart(12, '0')}`)
+  }
+
+  private stateKey (key: string): Key {
+    // base64url: a state key may hold '/' and anything else a datastore key may not
+    return new Key(`${this.prefix}/state/${encodeStateKey(key)}`)
+  }
+
+  private txidKey (txid: string): Key {
+    return new Key(`${this.prefix}/txids/${encodeStateKey(txid)}`)
+  }
+}
+
+function encodeStateKey (key: string): string {
+  return `k${uint8ArrayToString(uint8ArrayFromString(key), 'base64url')}`
+}
+
+function decodeStateKey (name: string): string {
+  return uint8ArrayToString(uint8ArrayFromString(name.slice(1), 'base64url'))
 }
 
 function normalise (info: Partial<BlockchainInfo>): BlockchainInfo {

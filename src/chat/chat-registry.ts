@@ -10,7 +10,9 @@ import { encodeMessage } from './frames.js'
 import { PeerEndpoint } from '../pb/fabric.js'
 import { ChatSession, DUPLICATE_CHAT } from './chat-session.js'
 import { ChatStream } from './chat-stream.js'
+import { LedgerServer } from '../sync/ledger-server.js'
 import type { ChatSessionContext, Registration } from './chat-session.js'
+import type { RemoteLedger } from '../sync/remote-ledger.js'
 import type { PeerExchange } from './peer-exchange.js'
 import type { ChatTarget } from '../addresses.js'
 import type { Discovery } from '../discovery/discovery.js'
@@ -58,6 +60,7 @@ export class ChatRegistry implements Startable, ChatSessionContext {
   readonly throttled?: Counter
   readonly guard: PeerGuard
   readonly exchange: PeerExchange
+  readonly ledgerServer: LedgerServer
   /** What engines are handed: the part of the registry an engine may use */
   readonly coordinator: MessageHandlerCoordinator
 
@@ -83,6 +86,7 @@ export class ChatRegistry implements Startable, ChatSessionContext {
     this.maxMessagesPerSecond = init.maxMessagesPerSecond
     this.guard = init.guard
     this.exchange = init.exchange
+    this.ledgerServer = new LedgerServer({ ledger: init.ledger, maxMessageSize: init.maxMessageSize, log: components.logger.forComponent('libp2p:fabric:sync') })
     this.events = init.events
     this.established = trackedMap({ name: 'libp2p_fabric_established_chats', metrics: components.metrics })
     this.overflows = components.metrics?.registerCounter('libp2p_fabric_send_queue_overflows_total', { help: 'Peers disconnected because they stopped reading what we queued for them' })
@@ -94,7 +98,8 @@ export class ChatRegistry implements Startable, ChatSessionContext {
       broadcast: (msg: Message, type?: PeerEndpoint.Type) => this.broadcast(msg, type),
       unicast: (msg: Message, peer: PeerId) => { this.unicast(msg, peer) },
       onDrain: async (peer: PeerId, options?: AbortOptions) => { await this.onDrain(peer, options) },
-      flush: async (peer: PeerId, options?: AbortOptions) => { await this.flush(peer, options) }
+      flush: async (peer: PeerId, options?: AbortOptions) => { await this.flush(peer, options) },
+      getRemoteLedger: (peer: PeerId) => this.getRemoteLedger(peer)
     })
   }
 
@@ -210,6 +215,10 @@ export class ChatRegistry implements Startable, ChatSessionContext {
 
   unicast (msg: Message, peer: PeerId): void {
     this.establishedWith(peer).sendMessage(msg)
+  }
+
+  getRemoteLedger (peer: PeerId): RemoteLedger {
+    return this.establishedWith(peer).remoteLedger
   }
 
   async onDrain (peer: PeerId, options: AbortOptions = {}): Promise<void> {

@@ -10,6 +10,8 @@ import { ChatClosedError, InvalidFrameError, PeerRejectedError } from '../errors
 import { createMessage, decodePayload } from '../message.js'
 import { BlockchainInfo, HelloMessage, Message } from '../pb/fabric.js'
 import { RateWindow } from './rate-window.js'
+import { ChatRemoteLedger } from '../sync/remote-ledger.js'
+import type { LedgerServer } from '../sync/ledger-server.js'
 import type { ChatStream } from './chat-stream.js'
 import type { PeerExchange } from './peer-exchange.js'
 import type { MessageHandler } from '../index.js'
@@ -35,6 +37,8 @@ export interface ChatSessionContext {
   readonly guard: PeerGuard
   /** DISC_GET_PEERS and DISC_PEERS */
   readonly exchange: PeerExchange
+  /** Answers the peer's RemoteLedger requests from our ledger */
+  readonly ledgerServer: LedgerServer
   /** Our hello: our endpoint and our ledger's summary */
   localHello(): Promise<HelloMessage>
   /** The engine's handler for a chat that has just been established, if there is an engine */
@@ -74,6 +78,8 @@ export class ChatSession implements MessageHandler {
   blockchainInfo?: BlockchainInfo
   /** Why the chat ended, once it has */
   closeReason?: string
+  /** The peer's ledger, read over this chat (answers to our SYNC_* requests arrive here) */
+  readonly remoteLedger: ChatRemoteLedger
   /** Resolves with the remote endpoint when the hello exchange completes; rejects if the chat ends before */
   readonly established: Promise<PeerEndpoint>
 
@@ -90,6 +96,7 @@ export class ChatSession implements MessageHandler {
   private delivers = true
   private handled = 0
   private closing?: Promise<void>
+  private runSignal: AbortSignal = new AbortController().signal
 
   constructor (context: ChatSessionContext, chat: ChatStream, log: Logger) {
     this.context = context
@@ -98,6 +105,7 @@ export class ChatSession implements MessageHandler {
     this.remotePeer = chat.remotePeer
     this.initiated = chat.initiated
     this.log = log
+    this.remoteLedger = new ChatRemoteLedger({ remotePeer: chat.remotePeer, send: (msg) => { chat.send(msg) }, log })
     this.onEstablished = Promise.withResolvers()
     this.established = this.onEstablished.promise
     // a caller that never asks must not see an unhandled rejection
@@ -109,6 +117,8 @@ export class ChatSession implements MessageHandler {
    * Never throws: protocol violations reject the peer, stream errors end the chat.
    */
   async run (signal: AbortSignal): Promise<void> {
+    this.runSignal = signal
+
     try {
       const endpoint = await this.exchangeHellos(signal)
 
@@ -181,6 +191,7 @@ export class ChatSession implements MessageHandler {
       }
     } finally {
       this.state = 'closed'
+      this.remoteLedger.close(this.closeReason ?? 'chat ended')
       this.onEstablished.reject(this.failure ?? new ChatClosedError(`chat with ${this.remotePeer} ended before hello: ${this.closeReason}`))
       await this.stopEngineHandler()
       this.context.deregister(this)
@@ -257,6 +268,23 @@ export class ChatSession implements MessageHandler {
       case Message.Type.DISC_PEERS:
         this.context.exchange.onPeers(this, msg)
         break
+      case Message.Type.SYNC_GET_BLOCKS:
+      case Message.Type.SYNC_STATE_GET_SNAPSHOT:
+      case Message.Type.SYNC_STATE_GET_DELTAS:
+        // served by the peer layer from our ledger, for every engine (v0.6's handler did the same)
+        this.context.ledgerServer.onRequest(this.chat, msg, signal ?? this.runSignal)
+        break
+      case Message.Type.SYNC_BLOCKS:
+      case Message.Type.SYNC_STATE_SNAPSHOT:
+      case Message.Type.SYNC_STATE_DELTAS: {
+        // answers to our RemoteLedger requests; a consumer that is behind holds up this chat
+        const pending = this.remoteLedger.onAnswer(msg)
+
+        if (pending != null) {
+          return raceSignal(pending, signal).then(() => { this.context.delivered(this, msg) })
+        }
+        break
+      }
       default: {
         const pending = this.engineHandler == null ? undefined : this.toEngine(this.engineHandler, msg, signal)
 

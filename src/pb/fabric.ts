@@ -2191,3 +2191,752 @@ export namespace SyncBlocks {
     return streamMessage(buf, SyncBlocks.codec(), opts)
   }
 }
+
+export interface SyncStateSnapshotRequest {
+  correlationId: number
+}
+
+export namespace SyncStateSnapshotRequest {
+  let _codec: Codec<SyncStateSnapshotRequest>
+
+  export const codec = (): Codec<SyncStateSnapshotRequest> => {
+    if (_codec == null) {
+      _codec = message<SyncStateSnapshotRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.correlationId != null && obj.correlationId !== 0)) {
+          w.uint32(8)
+          w.uint64Number(obj.correlationId)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          correlationId: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.correlationId = reader.uint64Number()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.correlationId`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncStateSnapshotRequestCorrelationIdFieldEvent {
+    field: '$.correlationId'
+    value: number
+  }
+
+  export function encode (obj: Partial<SyncStateSnapshotRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncStateSnapshotRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncStateSnapshotRequest>): SyncStateSnapshotRequest {
+    return decodeMessage(buf, SyncStateSnapshotRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncStateSnapshotRequest>): Generator<SyncStateSnapshotRequestCorrelationIdFieldEvent> {
+    return streamMessage(buf, SyncStateSnapshotRequest.codec(), opts)
+  }
+}
+
+export interface SyncStateSnapshot {
+  delta: Uint8Array<ArrayBuffer>
+  sequence: number
+  blockNumber: number
+  request?: SyncStateSnapshotRequest
+}
+
+export namespace SyncStateSnapshot {
+  let _codec: Codec<SyncStateSnapshot>
+
+  export const codec = (): Codec<SyncStateSnapshot> => {
+    if (_codec == null) {
+      _codec = message<SyncStateSnapshot>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.delta != null && obj.delta.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.delta)
+        }
+
+        if ((obj.sequence != null && obj.sequence !== 0)) {
+          w.uint32(16)
+          w.uint64Number(obj.sequence)
+        }
+
+        if ((obj.blockNumber != null && obj.blockNumber !== 0)) {
+          w.uint32(24)
+          w.uint64Number(obj.blockNumber)
+        }
+
+        if (obj.request != null) {
+          w.uint32(34)
+          SyncStateSnapshotRequest.codec().encode(obj.request, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          delta: uint8ArrayAlloc(0),
+          sequence: 0,
+          blockNumber: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.delta = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.sequence = reader.uint64Number()
+              break
+            }
+            case 3: {
+              obj.blockNumber = reader.uint64Number()
+              break
+            }
+            case 4: {
+              obj.request = SyncStateSnapshotRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.request
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.delta`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.sequence`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.blockNumber`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 4: {
+              yield * SyncStateSnapshotRequest.codec().stream(reader, reader.uint32(), `${prefix}.request`, {
+                limits: opts.limits?.request
+              })
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncStateSnapshotDeltaFieldEvent {
+    field: '$.delta'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SyncStateSnapshotSequenceFieldEvent {
+    field: '$.sequence'
+    value: number
+  }
+
+  export interface SyncStateSnapshotBlockNumberFieldEvent {
+    field: '$.blockNumber'
+    value: number
+  }
+
+  export interface SyncStateSnapshotRequestCorrelationIdFieldEvent {
+    field: '$.request.correlationId'
+    value: number
+  }
+
+  export function encode (obj: Partial<SyncStateSnapshot>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncStateSnapshot.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncStateSnapshot>): SyncStateSnapshot {
+    return decodeMessage(buf, SyncStateSnapshot.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncStateSnapshot>): Generator<SyncStateSnapshotDeltaFieldEvent | SyncStateSnapshotSequenceFieldEvent | SyncStateSnapshotBlockNumberFieldEvent | SyncStateSnapshotRequestCorrelationIdFieldEvent> {
+    return streamMessage(buf, SyncStateSnapshot.codec(), opts)
+  }
+}
+
+export interface SyncStateDeltasRequest {
+  range?: SyncBlockRange
+}
+
+export namespace SyncStateDeltasRequest {
+  let _codec: Codec<SyncStateDeltasRequest>
+
+  export const codec = (): Codec<SyncStateDeltasRequest> => {
+    if (_codec == null) {
+      _codec = message<SyncStateDeltasRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.range != null) {
+          w.uint32(10)
+          SyncBlockRange.codec().encode(obj.range, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {}
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.range = SyncBlockRange.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.range
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield * SyncBlockRange.codec().stream(reader, reader.uint32(), `${prefix}.range`, {
+                limits: opts.limits?.range
+              })
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncStateDeltasRequestRangeCorrelationIdFieldEvent {
+    field: '$.range.correlationId'
+    value: number
+  }
+
+  export interface SyncStateDeltasRequestRangeStartFieldEvent {
+    field: '$.range.start'
+    value: number
+  }
+
+  export interface SyncStateDeltasRequestRangeEndFieldEvent {
+    field: '$.range.end'
+    value: number
+  }
+
+  export function encode (obj: Partial<SyncStateDeltasRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncStateDeltasRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncStateDeltasRequest>): SyncStateDeltasRequest {
+    return decodeMessage(buf, SyncStateDeltasRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncStateDeltasRequest>): Generator<SyncStateDeltasRequestRangeCorrelationIdFieldEvent | SyncStateDeltasRequestRangeStartFieldEvent | SyncStateDeltasRequestRangeEndFieldEvent> {
+    return streamMessage(buf, SyncStateDeltasRequest.codec(), opts)
+  }
+}
+
+export interface SyncStateDeltas {
+  range?: SyncBlockRange
+  deltas: Uint8Array<ArrayBuffer>[]
+}
+
+export namespace SyncStateDeltas {
+  let _codec: Codec<SyncStateDeltas>
+
+  export const codec = (): Codec<SyncStateDeltas> => {
+    if (_codec == null) {
+      _codec = message<SyncStateDeltas>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.range != null) {
+          w.uint32(10)
+          SyncBlockRange.codec().encode(obj.range, w)
+        }
+
+        if (obj.deltas != null && obj.deltas.length > 0) {
+          for (const value of obj.deltas) {
+            w.uint32(18)
+            w.bytes(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          deltas: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.range = SyncBlockRange.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.range
+              })
+              break
+            }
+            case 2: {
+              if (opts.limits?.deltas != null && obj.deltas.length === opts.limits.deltas) {
+                throw new MaxLengthError('Decode error - repeated field "deltas" had too many elements')
+              }
+
+              obj.deltas.push(reader.bytes())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          deltas: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield * SyncBlockRange.codec().stream(reader, reader.uint32(), `${prefix}.range`, {
+                limits: opts.limits?.range
+              })
+
+              break
+            }
+            case 2: {
+              if (opts.limits?.deltas != null && obj.deltas === opts.limits.deltas) {
+                throw new MaxLengthError('Streaming decode error - repeated field "deltas" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.deltas[]`,
+                index: obj.deltas,
+                value: reader.bytes()
+              }
+
+              obj.deltas++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncStateDeltasRangeCorrelationIdFieldEvent {
+    field: '$.range.correlationId'
+    value: number
+  }
+
+  export interface SyncStateDeltasRangeStartFieldEvent {
+    field: '$.range.start'
+    value: number
+  }
+
+  export interface SyncStateDeltasRangeEndFieldEvent {
+    field: '$.range.end'
+    value: number
+  }
+
+  export interface SyncStateDeltasDeltasFieldEvent {
+    field: '$.deltas[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<SyncStateDeltas>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncStateDeltas.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncStateDeltas>): SyncStateDeltas {
+    return decodeMessage(buf, SyncStateDeltas.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncStateDeltas>): Generator<SyncStateDeltasRangeCorrelationIdFieldEvent | SyncStateDeltasRangeStartFieldEvent | SyncStateDeltasRangeEndFieldEvent | SyncStateDeltasDeltasFieldEvent> {
+    return streamMessage(buf, SyncStateDeltas.codec(), opts)
+  }
+}
+
+export interface StateDelta {
+  entries: StateEntry[]
+}
+
+export namespace StateDelta {
+  let _codec: Codec<StateDelta>
+
+  export const codec = (): Codec<StateDelta> => {
+    if (_codec == null) {
+      _codec = message<StateDelta>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.entries != null && obj.entries.length > 0) {
+          for (const value of obj.entries) {
+            w.uint32(10)
+            StateEntry.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          entries: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.entries != null && obj.entries.length === opts.limits.entries) {
+                throw new MaxLengthError('Decode error - repeated field "entries" had too many elements')
+              }
+
+              obj.entries.push(StateEntry.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.entries$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          entries: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.entries != null && obj.entries === opts.limits.entries) {
+                throw new MaxLengthError('Streaming decode error - repeated field "entries" had too many elements')
+              }
+
+              for (const evt of StateEntry.codec().stream(reader, reader.uint32(), `${prefix}.entries[]`, {
+                limits: opts.limits?.entries$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.entries
+                }
+              }
+
+              obj.entries++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface StateDeltaEntriesKeyFieldEvent {
+    field: '$.entries[].key'
+    value: string
+    index: number
+  }
+
+  export interface StateDeltaEntriesValueFieldEvent {
+    field: '$.entries[].value'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface StateDeltaEntriesDeletedFieldEvent {
+    field: '$.entries[].deleted'
+    value: boolean
+    index: number
+  }
+
+  export function encode (obj: Partial<StateDelta>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, StateDelta.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StateDelta>): StateDelta {
+    return decodeMessage(buf, StateDelta.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StateDelta>): Generator<StateDeltaEntriesKeyFieldEvent | StateDeltaEntriesValueFieldEvent | StateDeltaEntriesDeletedFieldEvent> {
+    return streamMessage(buf, StateDelta.codec(), opts)
+  }
+}
+
+export interface StateEntry {
+  key: string
+  value: Uint8Array<ArrayBuffer>
+  deleted: boolean
+}
+
+export namespace StateEntry {
+  let _codec: Codec<StateEntry>
+
+  export const codec = (): Codec<StateEntry> => {
+    if (_codec == null) {
+      _codec = message<StateEntry>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.key != null && obj.key !== '')) {
+          w.uint32(10)
+          w.string(obj.key)
+        }
+
+        if ((obj.value != null && obj.value.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.value)
+        }
+
+        if ((obj.deleted != null && obj.deleted !== false)) {
+          w.uint32(24)
+          w.bool(obj.deleted)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          key: '',
+          value: uint8ArrayAlloc(0),
+          deleted: false
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.key = reader.string()
+              break
+            }
+            case 2: {
+              obj.value = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.deleted = reader.bool()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.key`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.value`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.deleted`,
+                value: reader.bool()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface StateEntryKeyFieldEvent {
+    field: '$.key'
+    value: string
+  }
+
+  export interface StateEntryValueFieldEvent {
+    field: '$.value'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface StateEntryDeletedFieldEvent {
+    field: '$.deleted'
+    value: boolean
+  }
+
+  export function encode (obj: Partial<StateEntry>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, StateEntry.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StateEntry>): StateEntry {
+    return decodeMessage(buf, StateEntry.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StateEntry>): Generator<StateEntryKeyFieldEvent | StateEntryValueFieldEvent | StateEntryDeletedFieldEvent> {
+    return streamMessage(buf, StateEntry.codec(), opts)
+  }
+}
