@@ -140,12 +140,6 @@ export const TRANSACTION_TIMEOUT = 10_000
 export const MAX_INBOUND_TRANSACTION_STREAMS = 32
 export const MAX_OUTBOUND_TRANSACTION_STREAMS = 32
 
-/** Blocks in one SYNC_BLOCKS answer of the reference engine; a peer further behind asks again. */
-export const MAX_BLOCKS_PER_SYNC = 100
-
-/** Blocks the reference engine holds that arrived ahead of its chain, waiting for the gap to fill. */
-export const MAX_PENDING_BLOCKS = 1_000
-
 /**
  * Messages per second one peer may make us handle; beyond it its chat is not
  * read until the second is over (backpressure on that peer alone). Far above
@@ -269,3 +263,24 @@ export const SYNC_ENVELOPE_RESERVE = 1_024
 
 /** Answer frames a request buffers for a consumer that has not taken them before the chat waits for it */
 export const SYNC_BUFFERED_FRAMES = 2
+
+/** The reference engine: a forwarded transaction's sequencer must answer within this, in ms, or it is passed over */
+export const SEQUENCER_TIMEOUT = 4_000
+
+/** The reference engine: after a sequencer's SUCCESS, its block must reach our ledger within this, in ms, or it is passed over */
+export const SEQUENCER_BLOCK_WAIT = 2_000
+
+/** The reference engine: refusals in a row, with no block from it in between, after which a sequencer is passed over */
+export const SEQUENCER_REFUSALS = 3
+
+/** The reference engine: how long a peer that failed us (a claim it could not back, a block it did not deliver) is passed over, in ms */
+export const DISTRUST_TIME = 60_000
+
+/** The reference engine: a catch-up source that sends nothing for this long, in ms, is given up on */
+export const CATCH_UP_TIMEOUT = 3_000
+
+/** The reference engine: how long a transaction waits for a catch-up in progress before it is refused, in ms */
+export const CATCH_UP_WAIT = 5_000
+
+/** The reference engine: how long the sequencer waits for a new block to reach the validators' streams, in ms; a validator that did not take it is not waited for again until it has */
+export const FLUSH_TIMEOUT = 1_000

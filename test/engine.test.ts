@@ -16,7 +16,7 @@ class RecordingHandler implements MessageHandler {
     if (msg.type === Message.Type.CONSENSUS) {
       this.sendMessage(createMessage(Message.Type.RESPONSE, msg.payload))
     }
-    if (msg.type === Message.Type.SYNC_GET_BLOCKS) {
+    if (msg.type === Message.Type.SYNC_BLOCK_ADDED) {
       throw new Error('engine failure')
     }
   }
@@ -57,13 +57,13 @@ describe('engine extension point', () => {
 
     const reply = nextEvent(b.services.fabric, 'message', d => d.message.type === Message.Type.RESPONSE)
     // an engine error is logged, not a reason to drop the peer: the chat goes on
-    b.services.fabric.unicast(createMessage(Message.Type.SYNC_GET_BLOCKS), a.peerId)
+    b.services.fabric.unicast(createMessage(Message.Type.SYNC_BLOCK_ADDED), a.peerId)
     b.services.fabric.unicast(createMessage(Message.Type.CONSENSUS, Uint8Array.of(5)), a.peerId)
     assert.deepEqual(Uint8Array.from((await reply).message.payload), Uint8Array.of(5))
 
     // b answers a's periodic DISC_GET_PEERS: a's engine never sees DISC_ messages
     await nextEvent(a.services.fabric, 'message', d => d.message.type === Message.Type.DISC_PEERS)
-    assert.deepEqual(h.received, [Message.Type.SYNC_GET_BLOCKS, Message.Type.CONSENSUS])
+    assert.deepEqual(h.received, [Message.Type.SYNC_BLOCK_ADDED, Message.Type.CONSENSUS])
 
     const closed = nextEvent(a.services.fabric, 'peer:closed')
     await b.stop()
