@@ -2,6 +2,7 @@ import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { FrameDecoder, encodeFrames, framedLength } from '../../src/chat/frames.js'
 import { CHAT_PROTOCOL, createMessage, HelloMessage, libp2pSecurityHelper, Message, PeerEndpoint, signMessage } from '../../src/index.js'
 import { createRawNode } from './nodes.js'
+import type { BlockchainInfo } from '../../src/index.js'
 import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -19,6 +20,8 @@ export class FakePeer {
   readonly node: Libp2p
   stream?: Stream
   readonly received: Message[] = []
+  /** Called with every message the fake receives, after it is recorded */
+  onMessage?: (msg: Message) => void
 
   private constructor (node: Libp2p) {
     this.node = node
@@ -40,7 +43,7 @@ export class FakePeer {
   }
 
   /** Open a chat with `target` and exchange hellos, as the given role (signed if the fake has a key) */
-  async hello (target: Multiaddr[], type = PeerEndpoint.Type.VALIDATOR): Promise<void> {
+  async hello (target: Multiaddr[], type = PeerEndpoint.Type.VALIDATOR, blockchainInfo?: BlockchainInfo): Promise<void> {
     const stream = await this.node.dialProtocol(target, CHAT_PROTOCOL)
     this.stream = stream
     const decoder = new FrameDecoder(64 * 1024 * 1024)
@@ -49,6 +52,7 @@ export class FakePeer {
         for (const f of decoder.push(evt.data)) {
           const msg = Message.decode(f)
           this.received.push(msg)
+          this.onMessage?.(msg)
           if (msg.type === Message.Type.DISC_HELLO) resolve()
         }
       })
@@ -60,7 +64,8 @@ export class FakePeer {
         address: this.node.getMultiaddrs()[0].toString(),
         type,
         pkiID: publicKeyToProtobuf(this.node.peerId.publicKey!) as Uint8Array<ArrayBuffer>
-      }
+      },
+      blockchainInfo
     }))
     this.send(this.privateKey == null ? hello : this.sign(hello))
     await answered

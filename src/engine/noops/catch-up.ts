@@ -168,7 +168,8 @@ export class CatchUp {
           this.claims.delete(claim.peer.toString())
         }
 
-        return
+        // claims made meanwhile are checked in the next round
+        continue
       }
 
       await this.checkHead(target)
