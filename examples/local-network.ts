@@ -25,6 +25,7 @@ const { values: flags } = parseArgs({
     validators: { type: 'string', default: '4' },
     'non-validators': { type: 'string', default: '2' },
     transactions: { type: 'string', default: '10' },
+    missed: { type: 'string', default: '200' },
     data: { type: 'string', default: 'data/local-network' },
     keep: { type: 'boolean', default: false },
     'discovery-period': { type: 'string', default: '1000' },
@@ -34,13 +35,13 @@ const { values: flags } = parseArgs({
 })
 
 if (flags.help) {
-  console.info(`usage: npm start -- [--validators N] [--non-validators M] [--transactions T] [--data DIR]
+  console.info(`usage: npm start -- [--validators N] [--non-validators M] [--transactions T] [--missed K] [--data DIR]
                   [--discovery-period MS] [--touch-period MS] [--keep]
 
 Starts N validators (the first is the root node) and M non-validators as separate processes on
 127.0.0.1, each with a LevelDB data directory under DIR, and runs the story: convergence,
-T transactions at a non-validator, a validator killed (SIGKILL), the root node stopped, the killed
-validator restarted. --keep leaves the network running until Ctrl-C. Periods default to 1 s and
+T transactions at a non-validator, a validator killed (SIGKILL), K transactions it misses, the root
+node stopped, the killed validator restarted and catching up the K blocks it missed. --keep leaves the network running until Ctrl-C. Periods default to 1 s and
 1.5 s so the story takes seconds; Fabric's own defaults are 5 s and 6 s. Each peer's output is in
 DIR/logs/.`)
   process.exit(0)
@@ -49,6 +50,7 @@ DIR/logs/.`)
 const V = whole('validators', 1)
 const N = whole('non-validators', 0)
 const T = whole('transactions', 0)
+const K = whole('missed', 0)
 const DISCOVERY_PERIOD = whole('discovery-period', 100)
 const TOUCH_PERIOD = whole('touch-period', 100)
 const STEP_TIMEOUT = 60_000
@@ -208,6 +210,23 @@ try {
     await h.kill(victim)
     await step(`the others to notice ${victim} is gone`, { check: hh => hh.statuses().every(s => !s.validators.includes(peerId)) })
 
+    const missedFrom = Math.max(...h.statuses().filter(s => s.validator).map(s => s.height))
+    if (K > 0 && N > 0) {
+      // while it is down the network goes on: blocks it will have to fetch
+      const client = live(false)[0]
+      const t0 = performance.now()
+      let next = 0
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        while (next < K) {
+          const i = ++next
+          const res = await h.submit(client, `missed-${i}`, `made while ${victim} was down #${i}`)
+          if (res.status !== 'SUCCESS') throw new Error(`transaction ${res.txid} failed: ${res.message}`)
+        }
+      }))
+      timings.push([`${K} transactions while ${victim} was down`, performance.now() - t0])
+      say(`${K} transactions while ${victim} was down: the live validators at height ${missedFrom + K}`)
+    }
+
     say('stopping the root node vp0')
     await h.stop('vp0')
 
@@ -218,6 +237,15 @@ try {
     if (h.node(victim).peerId !== peerId) throw new Error(`${victim} came back as ${h.node(victim).peerId}, not ${peerId}`)
     draw()
     say(`${victim} rejoined in ${seconds(rejoin)} (same PeerId, ledger height ${h.node(victim).status!.height})`)
+
+    // it fetches what it missed through RemoteLedger, checking every block, before it may sequence again
+    const target = Math.max(...h.statuses().filter(s => s.validator && s.name !== victim).map(s => s.height))
+    const missed = target - missedFrom
+    const caughtUp = await step(`${victim} to catch up to height ${target}`, { check: hh => hh.statuses().find(s => s.name === victim)?.height === target })
+    const heads = new Set(h.statuses().filter(s => s.validator).map(s => s.head))
+    if (heads.size !== 1) throw new Error(`after catching up the validators are on different chains: ${[...heads].join(', ')}`)
+    draw()
+    say(`${victim} caught up the ${missed} blocks it missed, ${seconds(rejoin + caughtUp)} after its restart (${Math.round(missed / ((rejoin + caughtUp) / 1000))} blocks/s, process start included): same head block ${[...heads][0]} as every validator`)
   }
 } catch (err: any) {
   // the state the network was stuck in
