@@ -17,14 +17,16 @@ async function example (file: string, args: string[] = []): Promise<string> {
 }
 
 describe('examples run as the README says', () => {
-  it('npm start: the local network story converges, orders transactions, and rejoins a killed validator', async () => {
+  it('npm start: the local network story converges, orders transactions, and rejoins a killed validator that catches up what it missed', async () => {
     const data = await mkdtemp(join(tmpdir(), 'fabric-network-'))
     dirs.push(data)
-    const out = await example('examples/local-network.ts', ['--validators', '3', '--non-validators', '1', '--transactions', '3', '--data', join(data, 'net')])
+    const out = await example('examples/local-network.ts', ['--validators', '3', '--non-validators', '1', '--transactions', '3', '--missed', '20', '--data', join(data, 'net')])
 
     assert.match(out, /converged in [\d.]+s/)
     assert.match(out, /3 transactions in [\d.]+s: every validator at height 3, same head block/)
-    assert.match(out, /vp2 rejoined in [\d.]+s \(same PeerId, ledger height 3\)/)
+    assert.match(out, /20 transactions while vp2 was down: the live validators at height 23/)
+    assert.match(out, /vp2 rejoined in [\d.]+s \(same PeerId, ledger height \d+\)/)
+    assert.match(out, /vp2 caught up the 20 blocks it missed, [\d.]+s after its restart .*same head block/)
     assert.match(out, /All peers stopped cleanly/)
   })
 
