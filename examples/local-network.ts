@@ -245,7 +245,9 @@ try {
     const heads = new Set(h.statuses().filter(s => s.validator).map(s => s.head))
     if (heads.size !== 1) throw new Error(`after catching up the validators are on different chains: ${[...heads].join(', ')}`)
     draw()
-    say(`${victim} caught up the ${missed} blocks it missed, ${seconds(rejoin + caughtUp)} after its restart (${Math.round(missed / ((rejoin + caughtUp) / 1000))} blocks/s, process start included): same head block ${[...heads][0]} as every validator`)
+    const fetched = h.node(victim).status?.lastCatchUp
+    const speed = fetched == null ? '' : `: fetched through RemoteLedger and checked in ${(fetched.ms / 1000).toFixed(2)}s, ${Math.round(fetched.blocks / (fetched.ms / 1000)).toLocaleString('en')} blocks/s`
+    say(`${victim} caught up the ${missed} blocks it missed, ${seconds(rejoin + caughtUp)} after its restart${speed}; same head block ${[...heads][0]} as every validator`)
   }
 } catch (err: any) {
   // the state the network was stuck in

@@ -35,11 +35,13 @@ export class NodeHost {
   readonly node: Libp2p<{ fabric: FabricPeer }>
   private readonly datastore: Datastore & { close?: () => Promise<void> }
   private readonly ledger: DatastoreLedger
+  private readonly engine?: Engine
   private readonly dialFailures: DialFailures = { count: 0, byError: {} }
   private readonly plugins: Plugin[] = []
   private stopping?: Promise<void>
 
-  private constructor (spec: ResolvedSpec, node: Libp2p<{ fabric: FabricPeer }>, datastore: Datastore, ledger: DatastoreLedger) {
+  private constructor (spec: ResolvedSpec, node: Libp2p<{ fabric: FabricPeer }>, datastore: Datastore, ledger: DatastoreLedger, engine?: Engine) {
+    this.engine = engine
     this.spec = spec
     this.node = node
     this.datastore = datastore
@@ -87,7 +89,7 @@ export class NodeHost {
       }
     })
 
-    const host = new NodeHost(spec, node, datastore, ledger)
+    const host = new NodeHost(spec, node, datastore, ledger, engine)
     host.watch(onEvent)
     try {
       for (const ref of spec.plugins ?? []) {
@@ -142,7 +144,8 @@ export class NodeHost {
       failedDials: this.dialFailures.count,
       dialErrors: this.dialFailures.byError,
       cpuMicros: cpu.user + cpu.system,
-      rss: process.memoryUsage().rss
+      rss: process.memoryUsage().rss,
+      lastCatchUp: (this.engine as { usage?: () => { lastCatchUp?: { blocks: number, ms: number } } } | undefined)?.usage?.().lastCatchUp
     }
   }
 

@@ -149,6 +149,8 @@ export interface NodeStatus {
   cpuMicros: number
   /** Resident set size of the whole worker process, bytes */
   rss: number
+  /** The reference engine's last catch-up that appended blocks (how many, how long in ms), if it has one */
+  lastCatchUp?: { blocks: number, ms: number }
 }
 
 /** The answer to a transaction submitted through the harness */

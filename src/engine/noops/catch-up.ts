@@ -56,6 +56,8 @@ export class CatchUp {
   private stopped = new AbortController()
   /** Blocks appended by catching up since start */
   appended = 0
+  /** The last catch-up that appended blocks: how many, and how long it ran (ms) */
+  last?: { blocks: number, ms: number }
 
   constructor (ctx: CatchUpContext) {
     this.ctx = ctx
@@ -73,7 +75,18 @@ export class CatchUp {
       this.claims.set(peer.toString(), { peer, height, hash: hash != null && hash.byteLength > 0 ? hash : undefined })
     }
 
-    this.running ??= this.run().finally(() => { this.running = undefined })
+    if (this.running == null) {
+      const began = performance.now()
+      const before = this.appended
+      this.running = this.run().finally(() => {
+        this.running = undefined
+
+        if (this.appended > before) {
+          this.last = { blocks: this.appended - before, ms: performance.now() - began }
+          this.ctx.log('caught up %d blocks in %d ms', this.last.blocks, Math.round(this.last.ms))
+        }
+      })
+    }
   }
 
   /** A claim above our height is being checked */

@@ -54,6 +54,8 @@ export interface NoopsUsage {
   catchingUp: boolean
   /** Blocks appended by catching up since start */
   caughtUp: number
+  /** The last catch-up that appended blocks: how many, and how long it ran (ms) */
+  lastCatchUp?: { blocks: number, ms: number }
 }
 
 /**
@@ -137,7 +139,8 @@ export class NoopsEngine implements Engine {
       sequencer: this.peer == null ? undefined : this.sequencer()?.toString(),
       distrusted: [...this.distrusted].filter(([, d]) => d.until > now).map(([peer, d]) => ({ peer, ...d })),
       catchingUp: this.catchUp.active,
-      caughtUp: this.catchUp.appended
+      caughtUp: this.catchUp.appended,
+      lastCatchUp: this.catchUp.last
     }
   }
 
