@@ -183,28 +183,26 @@ export class DatastoreLedger implements Ledger {
   /** Replace the whole world state with a snapshot's entries (state transfer), in one batch */
   async replaceState (entries: Iterable<StateEntry> | AsyncIterable<StateEntry>): Promise<void> {
     await this.serially(async () => {
-      const batch = this.datastore.batch()
+      const writes = new Map<string, Uint8Array | undefined>()
 
       for await (const key of this.datastore.queryKeys({ prefix: `${this.prefix}/state/` })) {
-        batch.delete(key)
+        writes.set(key.toString(), undefined)
       }
 
       for await (const entry of entries) {
-        if (!entry.deleted) {
-          batch.put(this.stateKey(entry.key), entry.value)
-        }
+        writes.set(this.stateKey(entry.key).toString(), entry.deleted ? undefined : entry.value)
       }
 
-      await batch.commit()
+      await this.commit(writes)
     })
   }
 
   /** Apply a state delta to the world state without appending a block (state transfer by deltas) */
   async applyStateDelta (delta: StateDelta): Promise<void> {
     await this.serially(async () => {
-      const batch = this.datastore.batch()
-      this.writeDelta(batch, delta)
-      await batch.commit()
+      const writes = new Map<string, Uint8Array | undefined>()
+      this.writeDelta(writes, delta)
+      await this.commit(writes)
     })
   }
 
@@ -219,7 +217,7 @@ export class DatastoreLedger implements Ledger {
 
   private async appendNow (blocks: Array<{ block: Block, delta?: StateDelta, hash?: Uint8Array }>): Promise<BlockchainInfo> {
     let info = this.info
-    const batch = this.datastore.batch()
+    const writes = new Map<string, Uint8Array | undefined>()
 
     for (const { block, delta, hash } of blocks) {
       if (!uint8ArrayEquals(block.previousBlockHash, info.currentBlockHash)) {
@@ -227,15 +225,15 @@ export class DatastoreLedger implements Ledger {
       }
 
       const number = info.height
-      batch.put(this.blockKey(number), Block.encode(block))
+      writes.set(this.blockKey(number).toString(), Block.encode(block))
 
       if (delta != null) {
-        batch.put(this.deltaKey(number), StateDelta.encode(delta))
-        this.writeDelta(batch, delta)
+        writes.set(this.deltaKey(number).toString(), StateDelta.encode(delta))
+        this.writeDelta(writes, delta)
       }
 
       for (const tx of block.transactions) {
-        batch.put(this.txidKey(tx.txid), uint8ArrayFromString(String(number)))
+        writes.set(this.txidKey(tx.txid).toString(), uint8ArrayFromString(String(number)))
       }
 
       info = {
@@ -245,19 +243,30 @@ export class DatastoreLedger implements Ledger {
       }
     }
 
-    batch.put(new Key(`${this.prefix}/info`), BlockchainInfo.encode(info))
-    await batch.commit()
+    writes.set(`${this.prefix}/info`, BlockchainInfo.encode(info))
+    await this.commit(writes)
     this.info = info
     return { ...info }
   }
 
-  private writeDelta (batch: ReturnType<Datastore['batch']>, delta: StateDelta): void {
-    for (const entry of delta.entries) {
-      if (entry.deleted) {
-        batch.delete(this.stateKey(entry.key))
+  /** Each key's last write (undefined: delete), in one batch: a batch need not keep its writes in order (a MemoryDatastore's puts all go before its deletes) */
+  private async commit (writes: Map<string, Uint8Array | undefined>): Promise<void> {
+    const batch = this.datastore.batch()
+
+    for (const [key, value] of writes) {
+      if (value == null) {
+        batch.delete(new Key(key))
       } else {
-        batch.put(this.stateKey(entry.key), entry.value)
+        batch.put(new Key(key), value)
       }
+    }
+
+    await batch.commit()
+  }
+
+  private writeDelta (writes: Map<string, Uint8Array | undefined>, delta: StateDelta): void {
+    for (const entry of delta.entries) {
+      writes.set(this.stateKey(entry.key).toString(), entry.deleted ? undefined : entry.value)
     }
   }
 

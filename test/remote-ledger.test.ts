@@ -55,8 +55,7 @@ function payloadForBlockOf (blockBytes: number, n: number): number {
 /**
  * Append blocks with one transaction of each of `sizes` bytes to `ledger`: in
  * one batch, or, with deltas (`delta(n)`), one append per block as a node
- * makes them (a batch of several deltas is not applied in order, see the
- * round trip test's todo)
+ * makes them
  */
 async function appendChain (ledger: DatastoreLedger, sizes: number[], delta?: (n: number) => StateDelta): Promise<void> {
   const blocks: Array<{ block: Block, delta?: StateDelta, hash: Uint8Array }> = []
@@ -353,9 +352,7 @@ describe('RemoteLedger', () => {
     assert.equal(chat.inFlight, 0)
   })
 
-  it('a consumer that stops early frees its request: later requests on the chat are served in full', {
-    todo: 'the asker frees the slot of a request it gives up at once, but the server serves it to the end and answers a 5th request empty, as if it had no more (see the report)'
-  }, async () => {
+  it('a consumer that stops early frees its request: later requests on the chat are served in full', async () => {
     const ledger = await ledgerWith(Array.from({ length: 300 }, () => 20 * KiB))
     const { remote } = await pair(ledger, { maxMessageSize: 64 * KiB })
 
@@ -370,7 +367,8 @@ describe('RemoteLedger', () => {
       assert.equal(frames, 1, `request ${i + 1}, after ${i} given up, was answered empty`)
     }
 
-    assert.equal((remote as RemoteLedger & { inFlight: number }).inFlight, 0)
+    // a given-up request keeps its slot until the peer has sent its last frame for it (there is no cancel on the wire)
+    await waitFor(() => (remote as RemoteLedger & { inFlight: number }).inFlight === 0, 'the given-up answers to end', 5_000)
     await fetchBlocksChecked(remote, ledger, { start: 0, end: 299 })
   })
 
@@ -423,9 +421,7 @@ describe('RemoteLedger', () => {
     await roundTrip({ existing: false, oneBatch: false })
   })
 
-  it('world state round trip onto a ledger with state of its own, and with the fetched blocks appended in one batch', {
-    todo: 'DatastoreLedger batches rely on write order, which a MemoryDatastore batch does not keep (puts, then deletes): replaceState drops the keys it should overwrite, appendBlocks loses a key deleted and written again'
-  }, async () => {
+  it('world state round trip onto a ledger with state of its own, and with the fetched blocks appended in one batch', async () => {
     await roundTrip({ existing: true, oneBatch: true })
   })
 

@@ -53,10 +53,17 @@ class Pending {
   next: number
   readonly end: number
   readonly step: number
+  /** Quiet, in ms, after which the request (or, abandoned, its slot) is given up */
+  timeout = SYNC_TIMEOUT
   blockNumber?: number
   readonly frames: Answer[] = []
   done = false
   error?: Error
+  /** Given up by its consumer while the peer may still be answering: frames are checked and dropped until its last */
+  abandoned = false
+  /** Frees the request's slot; called once */
+  release?: () => void
+  drainTimer?: ReturnType<typeof setTimeout>
   private arrived?: PromiseWithResolvers<void>
   private taken?: PromiseWithResolvers<void>
 
@@ -69,6 +76,10 @@ class Pending {
   }
 
   push (frame: Answer): Promise<void> | undefined {
+    if (this.abandoned) {
+      return undefined
+    }
+
     this.frames.push(frame)
     this.wake()
 
@@ -86,7 +97,7 @@ class Pending {
     this.done = true
     this.error ??= error
     this.wake()
-    this.release()
+    this.unblock()
   }
 
   async take (timeout: number, signal?: AbortSignal): Promise<Answer | undefined> {
@@ -109,7 +120,7 @@ class Pending {
     const frame = this.frames.shift() as Answer
 
     if (this.frames.length < SYNC_BUFFERED_FRAMES) {
-      this.release()
+      this.unblock()
     }
 
     return frame
@@ -120,7 +131,7 @@ class Pending {
     this.arrived = undefined
   }
 
-  private release (): void {
+  private unblock (): void {
     this.taken?.resolve()
     this.taken = undefined
   }
@@ -205,6 +216,7 @@ export class ChatRemoteLedger implements RemoteLedger {
 
     for (const request of this.pending.values()) {
       request.finish(this.closed)
+      this.settle(request)
     }
 
     this.pending.clear()
@@ -219,6 +231,11 @@ export class ChatRemoteLedger implements RemoteLedger {
     await this.slot(options.signal)
     const id = ++this.lastId
     const request = new Pending(kind, id, start, end)
+    request.timeout = timeout
+    request.release = () => {
+      this.active--
+      this.slots.shift()?.()
+    }
     this.pending.set(id, request)
 
     try {
@@ -228,12 +245,39 @@ export class ChatRemoteLedger implements RemoteLedger {
         yield frame
       }
     } finally {
-      // given up, finished or failed: later frames for it are dropped
-      this.pending.delete(id)
-      request.finish()
-      this.active--
-      this.slots.shift()?.()
+      if (request.done || this.closed != null) {
+        this.pending.delete(id)
+        request.finish()
+        this.settle(request)
+      } else {
+        // given up while the peer may still be answering: there is no cancel
+        // on the wire, and the peer counts the request until it has sent its
+        // last frame, so its slot is kept until then (or until the peer has
+        // been quiet for `timeout`); the frames are checked and dropped
+        request.abandoned = true
+        request.frames.length = 0
+        request.finish()
+        this.drainLater(request, timeout)
+      }
     }
+  }
+
+  /** An abandoned request's slot is freed when its last frame comes, or after `timeout` of quiet */
+  private drainLater (request: Pending, timeout: number): void {
+    clearTimeout(request.drainTimer)
+    request.drainTimer = setTimeout(() => {
+      this.pending.delete(request.correlationId)
+      this.settle(request)
+    }, timeout)
+    request.drainTimer.unref?.()
+  }
+
+  /** Free a request's slot, once */
+  private settle (request: Pending): void {
+    clearTimeout(request.drainTimer)
+    const release = request.release
+    request.release = undefined
+    release?.()
   }
 
   /** Wait for one of the MAX_SYNC_REQUESTS_IN_FLIGHT slots (a peer answers more with empty results) */
@@ -286,6 +330,7 @@ export class ChatRemoteLedger implements RemoteLedger {
 
     request.next = last + request.step
     const wait = request.push(answer)
+    this.quietFor(request)
 
     if (last === request.end) {
       this.end(request)
@@ -311,6 +356,7 @@ export class ChatRemoteLedger implements RemoteLedger {
 
     request.next++
     const wait = request.push(answer)
+    this.quietFor(request)
 
     if (answer.delta.byteLength === 0) {
       this.end(request)
@@ -322,7 +368,7 @@ export class ChatRemoteLedger implements RemoteLedger {
   private find (kind: Kind, correlationId?: number): Pending | undefined {
     const request = correlationId == null ? undefined : this.pending.get(correlationId)
 
-    if (request == null || request.kind !== kind || request.done) {
+    if (request == null || request.kind !== kind || (request.done && !request.abandoned)) {
       this.init.log.trace('dropped a %s answer from %p for no request in flight (%s)', kind, this.init.remotePeer, correlationId)
       return undefined
     }
@@ -333,12 +379,27 @@ export class ChatRemoteLedger implements RemoteLedger {
   private end (request: Pending): void {
     this.pending.delete(request.correlationId)
     request.finish()
+
+    if (request.abandoned) {
+      this.settle(request)
+    }
   }
 
   private fail (request: Pending, err: Error): void {
     this.init.log('%s', err.message)
     this.pending.delete(request.correlationId)
     request.finish(err)
+
+    if (request.abandoned) {
+      this.settle(request)
+    }
+  }
+
+  /** A frame for an abandoned request: the peer is still answering it, so its slot waits on */
+  private quietFor (request: Pending): void {
+    if (request.abandoned && request.drainTimer != null) {
+      this.drainLater(request, request.timeout)
+    }
   }
 }
 
