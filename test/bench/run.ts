@@ -16,6 +16,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { bigMessages, broadcastRate, roundTrips } from './chat-bench.js'
+import { BACKEND_NAME, catchUpBenchmark, catchUpTable } from './catch-up-bench.js'
 import { barChart, lineChart } from './charts.js'
 import { convergence, PERIODS, rejoin, touchTickCost } from './network-bench.js'
 import { median as medianOf, memoryPerChatEnd, pct, processBenchmarks } from './process-bench.js'
@@ -215,6 +216,33 @@ console.info(`libp2p-fabric-peer benchmarks${quick ? ' (quick)' : ''} on ${machi
   report.memory = { spokes, ...mem }
   md.push('## Memory', '', `${mem.perChatKiB.toFixed(0)} KiB of RSS per established chat at one end (its connection, Noise and yamux state, buffers, chat queues), measured as the RSS growth of one node process receiving ${spokes} chats from nodes in other processes; that process at rest: ${mem.idleMiB.toFixed(0)} MiB. See docs/capacity.md for what this means for 100 validators and 1 000 non-validators.`, '')
 }
+
+// ---- catch-up ----
+{
+  const rounds = quick ? 3 : 7
+  section(`Catch-up: 10 000 blocks of 1 KiB through RemoteLedger (chain check, appendBlocks) and a raw libp2p stream carrying the same bytes, on MemoryDatastore and LevelDB, ${rounds} round(s)`)
+  const r = await catchUpBenchmark({ rounds, log: line => { console.info(`  ${line}`) } })
+  const table = catchUpTable(r)
+  console.info(table.map(line => `  ${line}`).join('\n'))
+  for (const b of r.backends) {
+    const ratio = r.raw.median / b.full.median
+    targets.push({ id: 'catch-up', what: `catch-up vs raw libp2p stream, 10 000 × 1 KiB blocks, ${BACKEND_NAME[b.backend]}, one process`, measured: x2(ratio), wanted: '≥ 0.8×', met: ratio >= 0.8 })
+  }
+  report.catchUp = r
+  md.push('## Catch-up: 10 000 blocks of 1 KiB through RemoteLedger (both ends in one process)', '',
+    `Node B, its DatastoreLedger empty, asks node A for blocks 0-9 999 through \`getRemoteLedger(a).requestBlocks()\` (${r.pipeline.depth} ranges of ${r.pipeline.range} in flight), checks that each block's previousBlockHash is the blockHash of the one before and appends each answer frame's blocks with one \`appendBlocks\`; timed from the first request to height 10 000. Each block is one transaction with a 1 KiB payload, ${(r.bytes / r.blocks).toFixed(0)} bytes encoded, ${(r.bytes / 1e6).toFixed(2)} MB in all. The raw libp2p stream (TCP + Noise + yamux, no fabric service) carries the same bytes, 256 KiB per \`send()\` with backpressure, read to the end. Transfer only: the same requests with the frames dropped. Waiting, verify and appendBlocks split a full catch-up's time as its consumer saw it. ${r.rounds} alternating rounds, medians; \`npx tsx test/bench/catch-up-bench.ts\` runs this alone.`, '',
+    ...table, '', '![catch-up](catch-up.svg)', '')
+  await mkdir(OUT, { recursive: true })
+  await writeFile(`${OUT}/catch-up.svg`, await barChart('Catch-up: 10 000 blocks of 1 KiB (median MB/s)', 'MB/s', [
+    { label: 'raw libp2p stream', value: Number((r.bytes / 1e3 / r.raw.median).toFixed(1)) },
+    ...r.backends.flatMap(b => [
+      { label: `catch-up, ${BACKEND_NAME[b.backend]}`, value: Number((r.bytes / 1e3 / b.full.median).toFixed(1)), highlight: true },
+      { label: `transfer only, ${BACKEND_NAME[b.backend]}`, value: Number((r.bytes / 1e3 / b.transfer.median).toFixed(1)) }
+    ])
+  ]))
+  console.info(`  written ${OUT}/catch-up.svg`)
+}
+// ---- end catch-up ----
 
 // ---- report ----
 const targetTable = ['| | target | measured | wanted | met |', '|---|---|---:|---:|:---:|', ...targets.map(t => `| ${t.id} | ${t.what} | ${t.measured} | ${t.wanted} | ${t.met ? 'yes' : '**no**'} |`)]
