@@ -270,17 +270,33 @@ export const SEQUENCER_TIMEOUT = 4_000
 /** The reference engine: after a sequencer's SUCCESS, its block must reach our ledger within this, in ms, or it is passed over */
 export const SEQUENCER_BLOCK_WAIT = 2_000
 
-/** The reference engine: refusals in a row, with no block from it in between, after which a sequencer is passed over */
+/** The reference engine: a sequencer that refused this many transactions in a row, over at least SEQUENCER_REFUSAL_TIME, with no block from it in between, is passed over */
 export const SEQUENCER_REFUSALS = 3
 
-/** The reference engine: how long a peer that failed us (a claim it could not back, a block it did not deliver) is passed over, in ms */
+/** See SEQUENCER_REFUSALS: a sequencer refusing for a moment (catching up, settling) is not passed over; one refusing for this long is, in ms */
+export const SEQUENCER_REFUSAL_TIME = 10_000
+
+/** The reference engine: how long a peer that failed us (a claim it could not back, a block it did not deliver) is passed over the first time, in ms; each failure after it doubles the time, up to MAX_DISTRUST_TIME */
 export const DISTRUST_TIME = 60_000
+
+/** See DISTRUST_TIME */
+export const MAX_DISTRUST_TIME = 60 * 60_000
 
 /** The reference engine: a catch-up source that sends nothing for this long, in ms, is given up on */
 export const CATCH_UP_TIMEOUT = 3_000
 
-/** The reference engine: how long a transaction waits for a catch-up in progress before it is refused, in ms */
-export const CATCH_UP_WAIT = 5_000
+/** The reference engine: a catch-up source slower than this (blocks a second, and bytes a second) over a request that lasted more than CATCH_UP_TIMEOUT is given up on: trickling cannot keep a validator "catching up" */
+export const CATCH_UP_MIN_BLOCKS_PER_SECOND = 20
+export const CATCH_UP_MIN_BYTES_PER_SECOND = 256 * 1024
+
+/** The reference engine: how long a transaction waits for a catch-up in progress before it is refused, in ms (well under SEQUENCER_TIMEOUT: a sequencer that keeps its forwarders waiting longer is passed over) */
+export const CATCH_UP_WAIT = 2_000
 
 /** The reference engine: how long the sequencer waits for a new block to reach the validators' streams, in ms; a validator that did not take it is not waited for again until it has */
 export const FLUSH_TIMEOUT = 1_000
+
+/** A peer that takes no frame of an answer for this long, in ms, loses the answer (and the turn others wait for) */
+export const SYNC_ANSWER_STALL = 2_000
+
+/** State snapshots served at once, node-wide (a snapshot is the whole state); more are answered empty */
+export const MAX_SNAPSHOT_ANSWERS = 1

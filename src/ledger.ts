@@ -11,7 +11,7 @@ import type { Datastore } from 'interface-datastore'
 export interface StateSnapshot {
   /** The number of the last block the state includes (0 for an empty chain) */
   blockNumber: number
-  /** Every key with its value, in key order */
+  /** Every key with its value */
   entries: Iterable<StateEntry> | AsyncIterable<StateEntry>
 }
 
@@ -163,21 +163,36 @@ export class DatastoreLedger implements Ledger {
   }
 
   /**
-   * The whole world state at the current block. It is read between appends,
-   * into memory, so it is consistent at one block and a slow reader does not
-   * hold up appends.
+   * The whole world state at the current block, as an iterator over the
+   * datastore: it is opened between appends, so on LevelDB (whose iterators
+   * read a snapshot) it is consistent at one block, and it is read outside the
+   * append lock, a chunk at a time, so a slow reader neither holds up appends
+   * nor makes the node hold the whole state. Entries come in storage order.
    */
-  async getStateSnapshot (): Promise<{ blockNumber: number, entries: StateEntry[] }> {
+  async getStateSnapshot (): Promise<{ blockNumber: number, entries: AsyncIterable<StateEntry> }> {
     return this.serially(async () => {
-      const entries: StateEntry[] = []
+      const source = this.datastore.query({ prefix: `${this.prefix}/state/` })
+      const query = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()
+      // the iterator opens here, between appends
+      const first = await query.next()
+      const blockNumber = Math.max(0, this.info.height - 1)
 
-      for await (const { key, value } of this.datastore.query({ prefix: `${this.prefix}/state/` })) {
-        entries.push({ key: decodeStateKey(key.baseNamespace()), value: value as Uint8Array<ArrayBuffer>, deleted: false })
+      async function * entries (): AsyncGenerator<StateEntry> {
+        for (let next = first; next.done !== true; next = await query.next()) {
+          yield { key: decodeStateKey(next.value.key.baseNamespace()), value: next.value.value as Uint8Array<ArrayBuffer>, deleted: false }
+        }
       }
 
-      entries.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
-      return { blockNumber: Math.max(0, this.info.height - 1), entries }
+      return { blockNumber, entries: entries() }
     })
+  }
+
+  /** The whole world state, read into memory, sorted by key (for tests and tools; peers are served `getStateSnapshot`) */
+  async getStateEntries (): Promise<StateEntry[]> {
+    const { entries } = await this.getStateSnapshot()
+    const all: StateEntry[] = []
+    for await (const entry of entries) all.push(entry)
+    return all.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
   }
 
   /** Replace the whole world state with a snapshot's entries (state transfer), in one batch */

@@ -21,7 +21,7 @@ async function started (v: Promise<Validator>): Promise<Validator> {
 const head = (v: Validator): string => Buffer.from(v.ledger.getBlockchainInfo().currentBlockHash).toString('hex')
 
 async function states (v: Validator): Promise<string> {
-  const { entries } = await v.ledger.getStateSnapshot()
+  const entries = await v.ledger.getStateEntries()
   return JSON.stringify(entries.map(e => [e.key, Buffer.from(e.value).toString('hex')]))
 }
 

@@ -230,10 +230,14 @@ function snapshotEntries (chunks: SyncStateSnapshot[]): { entries: StateEntry[],
 }
 
 /**
- * Whether two lists of state entries are the same, saying where they first
- * differ (deepEqual's diff of thousands of byte arrays takes minutes to build)
+ * Whether two lists of state entries are the same, in any order (a snapshot
+ * comes in the datastore's order), saying where they first differ (deepEqual's
+ * diff of thousands of byte arrays takes minutes to build)
  */
-function sameEntries (actual: StateEntry[], expected: StateEntry[], what: string): void {
+function sameEntries (unsorted: StateEntry[], expectedUnsorted: StateEntry[], what: string): void {
+  const byKey = (a: StateEntry, b: StateEntry): number => a.key < b.key ? -1 : a.key > b.key ? 1 : 0
+  const actual = [...unsorted].sort(byKey)
+  const expected = [...expectedUnsorted].sort(byKey)
   const describe = (e?: StateEntry): string => e == null ? 'nothing' : `${JSON.stringify(e.key)} = ${e.value.byteLength} bytes${e.deleted ? ' (deleted)' : ''}`
 
   for (let i = 0; i < Math.max(actual.length, expected.length); i++) {
@@ -247,7 +251,7 @@ function sameEntries (actual: StateEntry[], expected: StateEntry[], what: string
 }
 
 async function stateOf (ledger: DatastoreLedger): Promise<StateEntry[]> {
-  return (await ledger.getStateSnapshot()).entries
+  return ledger.getStateEntries()
 }
 
 async function elapsed<T> (fn: () => Promise<T>): Promise<{ ms: number, result: T }> {

@@ -1,5 +1,6 @@
 import * as varint from 'uint8-varint'
-import { MAX_SNAPSHOT_ENTRIES_PER_FRAME, MAX_SYNC_ANSWERS, MAX_SYNC_ITEMS_PER_FRAME, MAX_SYNC_RANGE, MAX_SYNC_REQUESTS_IN_FLIGHT, SYNC_ENVELOPE_RESERVE } from '../constants.js'
+import { TimeoutError } from '@libp2p/interface'
+import { MAX_SNAPSHOT_ANSWERS, MAX_SNAPSHOT_ENTRIES_PER_FRAME, MAX_SYNC_ANSWERS, SYNC_ANSWER_STALL, MAX_SYNC_ITEMS_PER_FRAME, MAX_SYNC_RANGE, MAX_SYNC_REQUESTS_IN_FLIGHT, SYNC_ENVELOPE_RESERVE } from '../constants.js'
 import { createMessage, decodePayload } from '../message.js'
 import { Block, Message, StateDelta, StateEntry, SyncBlockRange, SyncStateDeltasRequest, SyncStateSnapshot, SyncStateSnapshotRequest } from '../pb/fabric.js'
 import type { Ledger } from '../ledger.js'
@@ -32,16 +33,22 @@ const TAG_ITEMS = 0x12
  * that says so; a ledger without the method answers empty at once. A range is
  * served up to MAX_SYNC_RANGE items; a chat's requests beyond
  * MAX_SYNC_REQUESTS_IN_FLIGHT are answered empty; at most MAX_SYNC_ANSWERS
- * answers are produced at once node-wide; and each answer queues its next
- * frame only when the previous one has gone to the stream, so what one peer
- * can make us hold is about a frame per request.
+ * answers are produced at once node-wide, a chat's one at a time and chats in
+ * turn (round-robin); each answer queues its next frame only when the
+ * previous one has gone to the stream, and is dropped when the peer takes
+ * none for SYNC_ANSWER_STALL, so a peer that does not read holds a turn for
+ * at most that long and about a frame; one state snapshot is served at a
+ * time node-wide (more are answered empty).
  */
 export class LedgerServer {
   private readonly init: LedgerServerInit
   private readonly frameBudget: number
-  private readonly inFlight = new WeakMap<AnswerChannel, number>()
+  /** Each chat's requests not yet answered, in order, and whether one is being answered */
+  private readonly chats = new Map<AnswerChannel, { jobs: Array<(signal: AbortSignal) => Promise<void>>, held: number, queued: boolean }>()
+  /** Chats with a request waiting for a turn: served round-robin, a request at a time */
+  private readonly ready: AnswerChannel[] = []
   private serving = 0
-  private readonly turns: Array<() => void> = []
+  private snapshots = 0
 
   constructor (init: LedgerServerInit) {
     this.init = init
@@ -54,25 +61,25 @@ export class LedgerServer {
    * @throws {PeerRejectedError} when the payload does not decode
    */
   onRequest (chat: AnswerChannel, msg: Message, signal: AbortSignal): void {
-    let answer: () => Promise<void>
+    let answer: (signal: AbortSignal) => Promise<void>
     let empty: () => void
 
     switch (msg.type) {
       case Message.Type.SYNC_GET_BLOCKS: {
         const range = decodePayload(SyncBlockRange, msg.payload, 'SYNC_GET_BLOCKS')
-        answer = async () => this.answerRange(chat, Message.Type.SYNC_BLOCKS, range, async (n) => this.encodedBlock(n), signal)
+        answer = async (signal) => this.answerRange(chat, Message.Type.SYNC_BLOCKS, range, async (n) => this.encodedBlock(n), signal)
         empty = () => { this.sendRangeEnd(chat, Message.Type.SYNC_BLOCKS, range.correlationId, range.start, range.end) }
         break
       }
       case Message.Type.SYNC_STATE_GET_DELTAS: {
         const range = decodePayload(SyncStateDeltasRequest, msg.payload, 'SYNC_STATE_GET_DELTAS').range ?? { correlationId: 0, start: 0, end: 0 }
-        answer = async () => this.answerRange(chat, Message.Type.SYNC_STATE_DELTAS, range, async (n) => this.encodedDelta(n), signal)
+        answer = async (signal) => this.answerRange(chat, Message.Type.SYNC_STATE_DELTAS, range, async (n) => this.encodedDelta(n), signal)
         empty = () => { this.sendRangeEnd(chat, Message.Type.SYNC_STATE_DELTAS, range.correlationId, range.start, range.end) }
         break
       }
       case Message.Type.SYNC_STATE_GET_SNAPSHOT: {
         const request = decodePayload(SyncStateSnapshotRequest, msg.payload, 'SYNC_STATE_GET_SNAPSHOT')
-        answer = async () => this.answerSnapshot(chat, request, signal)
+        answer = async (signal) => this.answerSnapshot(chat, request, signal)
         empty = () => { this.sendSnapshotChunk(chat, request, 0, 0, new Uint8Array(0)) }
         break
       }
@@ -80,54 +87,82 @@ export class LedgerServer {
         return
     }
 
-    const held = this.inFlight.get(chat) ?? 0
+    const state = this.chats.get(chat) ?? { jobs: [], held: 0, queued: false }
 
-    if (held >= MAX_SYNC_REQUESTS_IN_FLIGHT) {
-      this.init.log('%p has %d ledger requests in flight already: answering %s empty', chat.remotePeer, held, msg.type)
+    if (state.held >= MAX_SYNC_REQUESTS_IN_FLIGHT) {
+      this.init.log('%p has %d ledger requests in flight already: answering %s empty', chat.remotePeer, state.held, msg.type)
       this.trySend(chat, empty)
       return
     }
 
-    this.inFlight.set(chat, held + 1)
-
-    void this.turn(signal)
-      .then(async () => {
-        try {
-          await answer()
-        } finally {
-          this.serving--
-          this.turns.shift()?.()
-        }
-      })
-      .catch((err: any) => {
-        if (!signal.aborted) {
-          this.init.log('could not answer %s from %p - %e', msg.type, chat.remotePeer, err)
-        }
-      })
-      .finally(() => {
-        this.inFlight.set(chat, (this.inFlight.get(chat) ?? 1) - 1)
-      })
+    this.chats.set(chat, state)
+    state.held++
+    state.jobs.push(async (turn) => {
+      // a stopping node answers nothing more; a chat that closed meanwhile fails at its first send
+      if (signal.aborted) return
+      await answer(AbortSignal.any([signal, turn]))
+    })
+    this.enqueue(chat, state)
+    this.pump()
   }
 
-  /** One of MAX_SYNC_ANSWERS answering slots */
-  private async turn (signal: AbortSignal): Promise<void> {
-    while (this.serving >= MAX_SYNC_ANSWERS) {
-      signal.throwIfAborted()
-      const { promise, resolve } = Promise.withResolvers<void>()
-      this.turns.push(resolve)
-      const onAbort = (): void => {
-        // a waiter that gives up must not take a wake meant for another
-        const at = this.turns.indexOf(resolve)
-        if (at >= 0) this.turns.splice(at, 1)
-        resolve()
-      }
-      signal.addEventListener('abort', onAbort, { once: true })
-      await promise
-      signal.removeEventListener('abort', onAbort)
+  private enqueue (chat: AnswerChannel, state: { jobs: unknown[], queued: boolean }): void {
+    if (!state.queued && state.jobs.length > 0) {
+      state.queued = true
+      this.ready.push(chat)
     }
+  }
 
-    signal.throwIfAborted()
-    this.serving++
+  /**
+   * Give turns to waiting chats, round-robin, while fewer than
+   * MAX_SYNC_ANSWERS answers run: a chat gets one answer at a time, so a peer
+   * with many requests waits behind its own, not others behind it.
+   */
+  private pump (): void {
+    while (this.serving < MAX_SYNC_ANSWERS && this.ready.length > 0) {
+      const chat = this.ready.shift() as AnswerChannel
+      const state = this.chats.get(chat)
+      const job = state?.jobs.shift()
+
+      if (state == null || job == null) {
+        continue
+      }
+
+      state.queued = false
+      this.serving++
+      const turn = new AbortController()
+
+      void job(turn.signal)
+        .catch((err: any) => {
+          this.init.log('could not answer %p - %e', chat.remotePeer, err)
+        })
+        .finally(() => {
+          this.serving--
+          state.held--
+          if (state.held === 0) this.chats.delete(chat)
+          else this.enqueue(chat, state)
+          this.pump()
+        })
+    }
+  }
+
+  /**
+   * Wait until the previous frame has gone to the stream: a peer that does
+   * not take our answers within SYNC_ANSWER_STALL loses this answer, so it
+   * cannot hold a turn others wait for.
+   */
+  private async ready4next (chat: AnswerChannel, signal: AbortSignal): Promise<void> {
+    const stall = AbortSignal.timeout(SYNC_ANSWER_STALL)
+
+    try {
+      await chat.flushed({ signal: AbortSignal.any([signal, stall]) })
+    } catch (err) {
+      if (stall.aborted && !signal.aborted) {
+        throw new TimeoutError(`${chat.remotePeer} took no answer frame for ${SYNC_ANSWER_STALL}ms: answer dropped`)
+      }
+
+      throw err
+    }
   }
 
   /** Blocks or deltas of a range, packed into frames; an empty frame for the part the ledger does not have */
@@ -142,7 +177,7 @@ export class LedgerServer {
 
     const flush = async (): Promise<void> => {
       if (items.length === 0) return
-      await chat.flushed({ signal })
+      await this.ready4next(chat, signal)
       chat.send(createMessage(type, packRange(range.correlationId, first, first + (items.length - 1) * step, items, bytes)))
       first += items.length * step
       items = []
@@ -170,7 +205,7 @@ export class LedgerServer {
 
     if (first !== range.end + step) {
       // less than asked: say where it stops
-      await chat.flushed({ signal })
+      await this.ready4next(chat, signal)
       this.sendRangeEnd(chat, type, range.correlationId, first, range.end)
     }
   }
@@ -178,44 +213,64 @@ export class LedgerServer {
   /** The ledger's world state in chunks of encoded StateDelta entries, then an empty chunk */
   private async answerSnapshot (chat: AnswerChannel, request: SyncStateSnapshotRequest, signal: AbortSignal): Promise<void> {
     const ledger = this.init.ledger
-    let sequence = 0
 
-    if (ledger.getStateSnapshot != null) {
-      const snapshot = await ledger.getStateSnapshot()
-      let entries: Uint8Array[] = []
-      let bytes = 0
-
-      const flush = async (): Promise<void> => {
-        if (entries.length === 0) return
-        await chat.flushed({ signal })
-        this.sendSnapshotChunk(chat, request, sequence++, snapshot.blockNumber, packItems(entries, bytes))
-        entries = []
-        bytes = 0
-      }
-
-      for await (const entry of snapshot.entries) {
-        const encoded = StateEntry.encode(entry)
-
-        if (fieldLength(encoded.byteLength) + 64 > this.frameBudget) {
-          this.init.log.error('state key %s is larger than a frame: a snapshot cannot carry it', entry.key.slice(0, 64))
-          continue
-        }
-
-        if (entries.length >= MAX_SNAPSHOT_ENTRIES_PER_FRAME || bytes + fieldLength(encoded.byteLength) + 64 > this.frameBudget) {
-          await flush()
-        }
-
-        entries.push(encoded)
-        bytes += fieldLength(encoded.byteLength)
-      }
-
-      await flush()
-      await chat.flushed({ signal })
-      this.sendSnapshotChunk(chat, request, sequence, snapshot.blockNumber, new Uint8Array(0))
+    if (ledger.getStateSnapshot != null && this.snapshots >= MAX_SNAPSHOT_ANSWERS) {
+      // a snapshot is the whole state: one is read at a time, node-wide
+      this.init.log('a state snapshot is being served already: answering %p empty', chat.remotePeer)
+      this.sendSnapshotChunk(chat, request, 0, 0, new Uint8Array(0))
       return
     }
 
-    this.sendSnapshotChunk(chat, request, sequence, 0, new Uint8Array(0))
+    if (ledger.getStateSnapshot != null) {
+      this.snapshots++
+
+      try {
+        await this.streamSnapshot(chat, request, ledger.getStateSnapshot.bind(ledger), signal)
+      } finally {
+        this.snapshots--
+      }
+
+      return
+    }
+
+    this.sendSnapshotChunk(chat, request, 0, 0, new Uint8Array(0))
+  }
+
+  /** The ledger's state as it reads it, chunk by chunk: only a chunk is held at a time */
+  private async streamSnapshot (chat: AnswerChannel, request: SyncStateSnapshotRequest, read: NonNullable<Ledger['getStateSnapshot']>, signal: AbortSignal): Promise<void> {
+    const snapshot = await read()
+    let sequence = 0
+    let entries: Uint8Array[] = []
+    let bytes = 0
+
+    const flush = async (): Promise<void> => {
+      if (entries.length === 0) return
+      await this.ready4next(chat, signal)
+      this.sendSnapshotChunk(chat, request, sequence++, snapshot.blockNumber, packItems(entries, bytes))
+      entries = []
+      bytes = 0
+    }
+
+    for await (const entry of snapshot.entries) {
+      signal.throwIfAborted()
+      const encoded = StateEntry.encode(entry)
+
+      if (fieldLength(encoded.byteLength) + 64 > this.frameBudget) {
+        this.init.log.error('state key %s is larger than a frame: a snapshot cannot carry it', entry.key.slice(0, 64))
+        continue
+      }
+
+      if (entries.length >= MAX_SNAPSHOT_ENTRIES_PER_FRAME || bytes + fieldLength(encoded.byteLength) + 64 > this.frameBudget) {
+        await flush()
+      }
+
+      entries.push(encoded)
+      bytes += fieldLength(encoded.byteLength)
+    }
+
+    await flush()
+    await this.ready4next(chat, signal)
+    this.sendSnapshotChunk(chat, request, sequence, snapshot.blockNumber, new Uint8Array(0))
   }
 
   private async encodedBlock (n: number): Promise<Uint8Array | undefined> {

@@ -1,6 +1,7 @@
 import { raceSignal } from 'race-signal'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
-import { CATCH_UP_TIMEOUT, MAX_SYNC_RANGE } from '../../constants.js'
+import { TimeoutError } from '@libp2p/interface'
+import { CATCH_UP_MIN_BLOCKS_PER_SECOND, CATCH_UP_MIN_BYTES_PER_SECOND, CATCH_UP_TIMEOUT, MAX_SYNC_RANGE } from '../../constants.js'
 import type { DatastoreLedger } from '../../ledger.js'
 import type { Block } from '../../pb/fabric.js'
 import type { RemoteLedger } from '../../sync/remote-ledger.js'
@@ -65,7 +66,7 @@ export class CatchUp {
 
   /** A peer says its chain is `height` long */
   claim (peer: PeerId, height: number, hash?: Uint8Array): void {
-    if (height <= this.ctx.ledger.height || !this.ctx.trusted(peer)) {
+    if (height <= this.ctx.ledger.height) {
       return
     }
 
@@ -73,6 +74,20 @@ export class CatchUp {
 
     if (known == null || known.height < height) {
       this.claims.set(peer.toString(), { peer, height, hash: hash != null && hash.byteLength > 0 ? hash : undefined })
+    }
+
+    this.check()
+  }
+
+  /**
+   * Check the claims that count now: a claim whose claimer failed to back it
+   * waits (dormant) while its claimer is distrusted, and is checked again when
+   * trust returns - a validator that was only unavailable is not forgotten, so
+   * we do not sequence below the chain it has
+   */
+  check (): void {
+    if (this.running != null || this.stopped.signal.aborted || this.live().length === 0) {
+      return
     }
 
     if (this.running == null) {
@@ -112,9 +127,9 @@ export class CatchUp {
     }
   }
 
-  /** A distrusted peer's claims no longer count */
-  forget (peer: PeerId): void {
-    this.claims.delete(peer.toString())
+  /** Claims held now, dormant ones included (a map bounded by the validators we have chatted with) */
+  get size (): number {
+    return this.claims.size
   }
 
   stop (): void {
@@ -126,12 +141,12 @@ export class CatchUp {
     const height = this.ctx.ledger.height
 
     for (const [key, claim] of this.claims) {
-      if (claim.height <= height || !this.ctx.trusted(claim.peer)) {
+      if (claim.height <= height) {
         this.claims.delete(key)
       }
     }
 
-    return [...this.claims.values()].sort((a, b) => b.height - a.height)
+    return [...this.claims.values()].filter(claim => this.ctx.trusted(claim.peer)).sort((a, b) => b.height - a.height)
   }
 
   private async run (): Promise<void> {
@@ -174,14 +189,14 @@ export class CatchUp {
       }
 
       if (!progressed) {
+        // nobody backed them: their claimers are distrusted, and the claims
+        // wait until trust returns; claims made meanwhile are checked next round
         for (const claim of claims) {
           if (this.ctx.trusted(claim.peer) && claim.height > this.ctx.ledger.height) {
             this.ctx.distrust(claim.peer, `no validator backed its claim of height ${claim.height} (we are at ${this.ctx.ledger.height})`)
           }
-          this.claims.delete(claim.peer.toString())
         }
 
-        // claims made meanwhile are checked in the next round
         continue
       }
 
@@ -197,12 +212,21 @@ export class CatchUp {
     while (this.ctx.ledger.height < height && !this.stopped.signal.aborted) {
       const start = this.ctx.ledger.height
       const end = Math.min(height - 1, start + MAX_SYNC_RANGE - 1)
+      const began = performance.now()
       let got = 0
+      let bytes = 0
 
       for await (const frame of remote.requestBlocks({ start, end }, { timeout: CATCH_UP_TIMEOUT, signal: this.stopped.signal })) {
         const appended = await this.ctx.apply(source, frame.range?.start ?? start, frame.blocks)
         got += appended
         this.appended += appended
+        bytes += frame.blocks.reduce((sum, block) => sum + block.transactions.reduce((n, tx) => n + tx.payload.byteLength, 0), 0)
+        const seconds = (performance.now() - began) / 1000
+
+        // a source that trickles (valid blocks, slowly) would keep us "catching up" as long as it likes
+        if (seconds * 1000 > CATCH_UP_TIMEOUT && got / seconds < CATCH_UP_MIN_BLOCKS_PER_SECOND && bytes / seconds < CATCH_UP_MIN_BYTES_PER_SECOND) {
+          throw new TimeoutError(`${source} served ${got} blocks (${bytes} bytes) in ${seconds.toFixed(1)} s: slower than ${CATCH_UP_MIN_BLOCKS_PER_SECOND} blocks/s and ${CATCH_UP_MIN_BYTES_PER_SECOND} bytes/s`)
+        }
       }
 
       total += got

@@ -2,7 +2,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { raceSignal } from 'race-signal'
 import { compare as uint8ArrayCompare } from 'uint8arrays/compare'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
-import { CATCH_UP_WAIT, DISTRUST_TIME, FLUSH_TIMEOUT, SEQUENCER_BLOCK_WAIT, SEQUENCER_REFUSALS, SEQUENCER_TIMEOUT } from '../../constants.js'
+import { CATCH_UP_WAIT, DISTRUST_TIME, FLUSH_TIMEOUT, MAX_DISTRUST_TIME, SEQUENCER_BLOCK_WAIT, SEQUENCER_REFUSAL_TIME, SEQUENCER_REFUSALS, SEQUENCER_TIMEOUT } from '../../constants.js'
 import { BlockOutOfOrderError, blockHash } from '../../ledger.js'
 import { createMessage, timestampNow } from '../../message.js'
 import { Message, PeerEndpoint, Response, SyncBlocks, Transaction } from '../../pb/fabric.js'
@@ -85,9 +85,11 @@ export class NoopsEngine implements Engine {
   private work: Promise<unknown> = Promise.resolve()
   /** The state hash of our last block: the next block's must chain from it */
   private stateHash: Uint8Array = new Uint8Array(0)
-  private readonly distrusted = new Map<string, { until: number, why: string }>()
-  /** Sequencers' refusals in a row, by peer */
-  private readonly refusals = new Map<string, number>()
+  private readonly distrusted = new Map<string, { until: number, why: string, time: number }>()
+  /** How long each peer was last distrusted for (doubled at each failure) */
+  private readonly distrustTimes = new Map<string, number>()
+  /** Sequencers' refusals in a row, by peer, and when the run of them began */
+  private readonly refusals = new Map<string, { count: number, since: number }>()
   /** Forwarded transactions waiting for their block in our ledger */
   private readonly waiting = new Map<string, Set<() => void>>()
   /** Validators that did not take a block within FLUSH_TIMEOUT: not waited for again until they have */
@@ -137,7 +139,7 @@ export class NoopsEngine implements Engine {
     return {
       height: this.ledger.height,
       sequencer: this.peer == null ? undefined : this.sequencer()?.toString(),
-      distrusted: [...this.distrusted].filter(([, d]) => d.until > now).map(([peer, d]) => ({ peer, ...d })),
+      distrusted: [...this.distrusted].filter(([, d]) => d.until > now).map(([peer, d]) => ({ peer, why: d.why, until: d.until })),
       catchingUp: this.catchUp.active,
       caughtUp: this.catchUp.appended,
       lastCatchUp: this.catchUp.last
@@ -173,10 +175,11 @@ export class NoopsEngine implements Engine {
       return response(Response.StatusCode.FAILURE, `transaction ${tx.txid} is already in block ${held}: a txid is used once`)
     }
 
-    // each attempt passes over the sequencer that failed it: at most one per validator
+    // each attempt passes over the sequencer that failed it: at most one per validator, then ourselves
     const failures: string[] = []
+    const attempts = this.validators().length + 1
 
-    for (let attempt = 0; attempt <= this.validators().length; attempt++) {
+    for (let attempt = 0; attempt < attempts; attempt++) {
       const sequencer = this.sequencer()
 
       if (sequencer == null) {
@@ -314,12 +317,14 @@ export class NoopsEngine implements Engine {
     }
 
     if (answer.status !== Response.StatusCode.SUCCESS) {
-      const refusals = (this.refusals.get(sequencer.toString()) ?? 0) + 1
-      this.refusals.set(sequencer.toString(), refusals)
+      const run = this.refusals.get(sequencer.toString()) ?? { count: 0, since: Date.now() }
+      run.count++
+      this.refusals.set(sequencer.toString(), run)
 
-      if (refusals >= SEQUENCER_REFUSALS) {
-        // a sequencer that refuses everything halts the network as surely as a silent one
-        this.distrust(sequencer, `it refused ${refusals} transactions in a row`)
+      if (run.count >= SEQUENCER_REFUSALS && Date.now() - run.since >= SEQUENCER_REFUSAL_TIME) {
+        // a sequencer that refuses everything halts the network as surely as a
+        // silent one; one that refuses for a moment (catching up) is waited for
+        this.distrust(sequencer, `it refused every transaction (${run.count}) for ${Math.round((Date.now() - run.since) / 1000)} s`)
       }
 
       return { done: answer }
@@ -344,6 +349,9 @@ export class NoopsEngine implements Engine {
    * comes back behind them (and catches up), never ahead with a block they lack.
    */
   private async order (tx: Transaction): Promise<Response> {
+    // a claim waiting for its claimer's trust to return is checked again now
+    this.catchUp.check()
+
     if (this.catchUp.active) {
       // a claim of a longer chain is being checked: ordering now could fork from it
       try {
@@ -430,16 +438,19 @@ export class NoopsEngine implements Engine {
       return `catching up: at height ${this.ledger.height}, checking a validator's claim of ${this.catchUp.target}`
     }
 
-    // a majority of the validators it knows of, itself included: two sequencers cut off from each other cannot both have one
+    // a majority of the validators it knows of, itself included, in chats and
+    // trusted: two sequencers cut off from each other cannot both have one, and
+    // a validator that distrusts the others (it could not get blocks from
+    // them) does not order on a chain they may be ahead of
     let known = 1
     for (const node of peer.discovery.values()) {
       if (node.type === PeerEndpoint.Type.VALIDATOR) known++
     }
-    const chats = 1 + peer.getPeers().peers.filter(p => p.type === PeerEndpoint.Type.VALIDATOR).length
-    known = Math.max(known, chats)
+    known = Math.max(known, 1 + peer.getPeers().peers.filter(p => p.type === PeerEndpoint.Type.VALIDATOR).length)
+    const trusted = 1 + this.validators().length
 
-    if (chats * 2 <= known) {
-      return `no majority: chats with ${chats - 1} of the ${known - 1} other validators it knows`
+    if (trusted * 2 <= known) {
+      return `no majority: chats with ${trusted - 1} trusted of the ${known - 1} other validators it knows`
     }
 
     return undefined
@@ -480,10 +491,14 @@ export class NoopsEngine implements Engine {
       return
     }
 
-    this.distrusted.set(peer.toString(), { until: Date.now() + DISTRUST_TIME, why })
+    // a peer that fails again soon after its last time is passed over for longer
+    const last = this.distrustTimes.get(peer.toString())
+    const previous = this.distrusted.get(peer.toString())
+    const time = previous != null && last != null && Date.now() - previous.until < 2 * last ? Math.min(2 * last, MAX_DISTRUST_TIME) : DISTRUST_TIME
+    this.distrustTimes.set(peer.toString(), time)
+    this.distrusted.set(peer.toString(), { until: Date.now() + time, why, time })
     this.refusals.delete(peer.toString())
-    this.catchUp.forget(peer)
-    const message = `noops: passing over ${peer} for ${DISTRUST_TIME / 1000}s: ${why}`
+    const message = `noops: passing over ${peer} for ${Math.round(time / 1000)}s: ${why}`
     this.log(message)
     this.peer?.safeDispatchEvent('warning', { detail: { message } })
   }
