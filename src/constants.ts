@@ -300,3 +300,6 @@ export const SYNC_ANSWER_STALL = 2_000
 
 /** State snapshots served at once, node-wide (a snapshot is the whole state); more are answered empty */
 export const MAX_SNAPSHOT_ANSWERS = 1
+
+/** Blocks (or deltas) an answer reads from the ledger ahead of sending them */
+export const SYNC_READ_AHEAD = 32

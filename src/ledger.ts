@@ -58,7 +58,12 @@ export class BlockOutOfOrderError extends Error {
 
 /** The hash of a block: SHA-256 of its encoding (Fabric v0.6 hashed the block's protobuf too). */
 export async function blockHash (block: Block): Promise<Uint8Array> {
-  return (await sha256.digest(Block.encode(block))).digest
+  return sha256Of(Block.encode(block))
+}
+
+/** SHA-256 of `bytes`: synchronous where the platform hashes synchronously (Node), so a chain of many blocks is not a chain of promises */
+export function sha256Of (bytes: Uint8Array): Uint8Array | Promise<Uint8Array> {
+  return sha256.encode(bytes)
 }
 
 /**
@@ -113,11 +118,12 @@ export class DatastoreLedger implements Ledger {
 
   /**
    * Append blocks in order, in one batch: all of them or, if one does not
-   * extend the chain, none.
+   * extend the chain, none. A caller that has a block's encoding (and hash)
+   * already may pass them: they must be `Block.encode(block)` and its SHA-256.
    *
    * @throws {BlockOutOfOrderError} when one does not extend the chain
    */
-  async appendBlocks (blocks: Array<{ block: Block, delta?: StateDelta, hash?: Uint8Array }>): Promise<BlockchainInfo> {
+  async appendBlocks (blocks: Array<{ block: Block, delta?: StateDelta, hash?: Uint8Array, encoded?: Uint8Array }>): Promise<BlockchainInfo> {
     return this.serially(async () => this.appendNow(blocks))
   }
 
@@ -230,17 +236,18 @@ export class DatastoreLedger implements Ledger {
     }
   }
 
-  private async appendNow (blocks: Array<{ block: Block, delta?: StateDelta, hash?: Uint8Array }>): Promise<BlockchainInfo> {
+  private async appendNow (blocks: Array<{ block: Block, delta?: StateDelta, hash?: Uint8Array, encoded?: Uint8Array }>): Promise<BlockchainInfo> {
     let info = this.info
     const writes = new Map<string, Uint8Array | undefined>()
 
-    for (const { block, delta, hash } of blocks) {
+    for (const { block, delta, hash, encoded } of blocks) {
       if (!uint8ArrayEquals(block.previousBlockHash, info.currentBlockHash)) {
         throw new BlockOutOfOrderError(`Block ${info.height} does not follow the current block`)
       }
 
       const number = info.height
-      writes.set(this.blockKey(number).toString(), Block.encode(block))
+      const bytes = encoded ?? Block.encode(block)
+      writes.set(this.blockKey(number).toString(), bytes)
 
       if (delta != null) {
         writes.set(this.deltaKey(number).toString(), StateDelta.encode(delta))
@@ -253,7 +260,7 @@ export class DatastoreLedger implements Ledger {
 
       info = {
         height: number + 1,
-        currentBlockHash: (hash ?? await blockHash(block)) as Uint8Array<ArrayBuffer>,
+        currentBlockHash: (hash ?? await sha256Of(bytes)) as Uint8Array<ArrayBuffer>,
         previousBlockHash: info.currentBlockHash
       }
     }

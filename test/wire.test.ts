@@ -50,7 +50,7 @@ describe('wire format', () => {
     const out = await mkdtemp(join(tmpdir(), 'fabric-pb-'))
 
     try {
-      await promisify(execFile)(process.execPath, ['node_modules/protons/dist/bin/protons.js', '-s', '-o', out, 'protos/fabric.proto'])
+      await promisify(execFile)(process.execPath, ['protos/generate.mjs', out])
       assert.equal(await readFile(join(out, 'fabric.ts'), 'utf8'), await readFile('src/pb/fabric.ts', 'utf8'))
     } finally {
       await rm(out, { recursive: true, force: true })

@@ -1,5 +1,4 @@
 import { decodeMessage, encodeMessage, enumeration, MaxLengthError, message, streamMessage } from 'protons-runtime'
-import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
 import type { Codec, DecodeOptions } from 'protons-runtime'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -202,8 +201,8 @@ export namespace Message {
       }, (reader, length, opts = {}) => {
         const obj: any = {
           type: Type.UNDEFINED,
-          payload: uint8ArrayAlloc(0),
-          signature: uint8ArrayAlloc(0)
+          payload: new Uint8Array(0),
+          signature: new Uint8Array(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -474,7 +473,7 @@ export namespace PeerEndpoint {
         const obj: any = {
           address: '',
           type: Type.UNDEFINED,
-          pkiID: uint8ArrayAlloc(0)
+          pkiID: new Uint8Array(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -865,8 +864,8 @@ export namespace BlockchainInfo {
       }, (reader, length, opts = {}) => {
         const obj: any = {
           height: 0,
-          currentBlockHash: uint8ArrayAlloc(0),
-          previousBlockHash: uint8ArrayAlloc(0)
+          currentBlockHash: new Uint8Array(0),
+          previousBlockHash: new Uint8Array(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1196,13 +1195,13 @@ export namespace Transaction {
       }, (reader, length, opts = {}) => {
         const obj: any = {
           type: Type.UNDEFINED,
-          chaincodeID: uint8ArrayAlloc(0),
-          payload: uint8ArrayAlloc(0),
-          metadata: uint8ArrayAlloc(0),
+          chaincodeID: new Uint8Array(0),
+          payload: new Uint8Array(0),
+          metadata: new Uint8Array(0),
           txid: '',
-          nonce: uint8ArrayAlloc(0),
-          cert: uint8ArrayAlloc(0),
-          signature: uint8ArrayAlloc(0)
+          nonce: new Uint8Array(0),
+          cert: new Uint8Array(0),
+          signature: new Uint8Array(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1451,7 +1450,7 @@ export namespace Response {
       }, (reader, length, opts = {}) => {
         const obj: any = {
           status: StatusCode.UNDEFINED,
-          msg: uint8ArrayAlloc(0)
+          msg: new Uint8Array(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1590,9 +1589,9 @@ export namespace Block {
         const obj: any = {
           version: 0,
           transactions: [],
-          stateHash: uint8ArrayAlloc(0),
-          previousBlockHash: uint8ArrayAlloc(0),
-          consensusMetadata: uint8ArrayAlloc(0)
+          stateHash: new Uint8Array(0),
+          previousBlockHash: new Uint8Array(0),
+          consensusMetadata: new Uint8Array(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2323,7 +2322,7 @@ export namespace SyncStateSnapshot {
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          delta: uint8ArrayAlloc(0),
+          delta: new Uint8Array(0),
           sequence: 0,
           blockNumber: 0
         }
@@ -2843,7 +2842,7 @@ export namespace StateEntry {
       }, (reader, length, opts = {}) => {
         const obj: any = {
           key: '',
-          value: uint8ArrayAlloc(0),
+          value: new Uint8Array(0),
           deleted: false
         }
 

@@ -1,6 +1,6 @@
 import * as varint from 'uint8-varint'
 import { TimeoutError } from '@libp2p/interface'
-import { MAX_SNAPSHOT_ANSWERS, MAX_SNAPSHOT_ENTRIES_PER_FRAME, MAX_SYNC_ANSWERS, SYNC_ANSWER_STALL, MAX_SYNC_ITEMS_PER_FRAME, MAX_SYNC_RANGE, MAX_SYNC_REQUESTS_IN_FLIGHT, SYNC_ENVELOPE_RESERVE } from '../constants.js'
+import { SYNC_READ_AHEAD, MAX_SNAPSHOT_ANSWERS, MAX_SNAPSHOT_ENTRIES_PER_FRAME, MAX_SYNC_ANSWERS, SYNC_ANSWER_STALL, MAX_SYNC_ITEMS_PER_FRAME, MAX_SYNC_RANGE, MAX_SYNC_REQUESTS_IN_FLIGHT, SYNC_ENVELOPE_RESERVE } from '../constants.js'
 import { createMessage, decodePayload } from '../message.js'
 import { Block, Message, StateDelta, StateEntry, SyncBlockRange, SyncStateDeltasRequest, SyncStateSnapshot, SyncStateSnapshotRequest } from '../pb/fabric.js'
 import type { Ledger } from '../ledger.js'
@@ -184,8 +184,29 @@ export class LedgerServer {
       bytes = 0
     }
 
+    // reads run ahead of sending, several at once (one LevelDB read at a time
+    // is a thread-pool round trip each), but no more than about a frame's
+    // worth at the item size seen so far
+    const reads: Array<Promise<Uint8Array | undefined>> = []
+    let ahead = range.start
+    let seen = 0
+    let seenBytes = 0
+    const readAhead = (): void => {
+      const window = seen === 0 ? 1 : Math.max(1, Math.min(SYNC_READ_AHEAD, Math.floor(this.frameBudget * seen / seenBytes)))
+
+      while (reads.length < window && (step > 0 ? ahead <= last : ahead >= last)) {
+        reads.push(item(ahead).then(bytes => {
+          seen++
+          seenBytes += bytes?.byteLength ?? 0
+          return bytes
+        }, () => undefined))
+        ahead += step
+      }
+    }
+
     for (; step > 0 ? n <= last : n >= last; n += step) {
-      const encoded = await item(n)
+      readAhead()
+      const encoded = await reads.shift()
 
       if (encoded == null || fieldLength(encoded.byteLength) > this.frameBudget) {
         // the ledger does not have it (or it could never fit a frame): the asker goes elsewhere for the rest

@@ -30,7 +30,9 @@ import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { MAX_SYNC_RANGE, MAX_SYNC_REQUESTS_IN_FLIGHT } from '../../src/constants.js'
-import { Block, blockHash, DatastoreLedger, timestampNow, Transaction } from '../../src/index.js'
+import { defaultLogger } from '@libp2p/logger'
+import { Block, blockHash, DatastoreLedger, noopsEngine, timestampNow, Transaction } from '../../src/index.js'
+import { buildChain } from '../helpers/chain.js'
 import { createNode, createRawNode } from '../helpers/nodes.js'
 import type { RemoteLedger, SyncBlocks } from '../../src/index.js'
 import type { Datastore } from 'interface-datastore'
@@ -236,6 +238,37 @@ export async function catchUp (source: DatastoreLedger, backend: Backend, count:
   }
 }
 
+/**
+ * The reference engine's own catch-up: a fresh noops validator chats with a
+ * validator holding the chain (built as the sequencer makes it, state hashes
+ * and all) and fetches it through RemoteLedger, checking every block's chain
+ * hash and state hash and executing it; ms from the chat to height `count`.
+ */
+export async function engineCatchUp (source: DatastoreLedger, backend: Backend, count: number): Promise<number> {
+  phase = 'engine catch-up: starting nodes'
+  const target = await datastore(backend)
+  const ledger = await new DatastoreLedger(target.store).open()
+  const engine = noopsEngine({ ledger, logger: defaultLogger() })
+  const a = await createNode({ fabric: { touchPeriod: 0, ledger: source } })
+  const b = await createNode({ fabric: { touchPeriod: 0, ledger, engine } })
+
+  try {
+    phase = 'engine catch-up: running'
+    const start = performance.now()
+    await b.services.fabric.chatWithPeer(a.getMultiaddrs())
+    while (ledger.height < count) {
+      if (!engine.usage().catchingUp && ledger.height < count && performance.now() - start > 5_000) throw new Error(`the engine stopped catching up at ${ledger.height}`)
+      await new Promise(resolve => setTimeout(resolve, 2))
+    }
+    return performance.now() - start
+  } finally {
+    phase = 'engine catch-up: stopping nodes'
+    await Promise.all([a.stop(), b.stop()])
+    await target.dispose()
+    phase = 'engine catch-up: done'
+  }
+}
+
 /** `bytes` on a raw libp2p stream, `chunk` bytes per send(), read to the end; ms from the first send to the last byte read */
 export async function rawStream (data: Uint8Array, chunk = 256 * 1024): Promise<number> {
   const protocol = '/bench/catch-up-raw/1.0.0'
@@ -286,6 +319,8 @@ export interface BackendResult {
   full: Samples
   /** The same requests, frames dropped */
   transfer: Samples
+  /** The noops engine's own catch-up (chain and state hashes checked, blocks executed) */
+  engine: Samples
   /** Medians over the full runs: time waiting for frames, verifying, appending */
   waitMs: number
   verifyMs: number
@@ -345,6 +380,14 @@ export async function catchUpBenchmark (options: CatchUpOptions = {}): Promise<C
   for (const block of chain.blocks) { const e = Block.encode(block); data.set(e, offset); offset += e.byteLength }
   const sources = new Map<Backend, Awaited<ReturnType<typeof sourceLedger>>>()
   for (const backend of backends) sources.set(backend, await sourceLedger(backend, chain))
+  // the engine's chain: the same sizes, made as the sequencer makes it (state hashes)
+  const engineSources = new Map<Backend, { ledger: DatastoreLedger, dispose: () => Promise<void> }>()
+  for (const backend of backends) {
+    const { store, dispose } = await datastore(backend)
+    const ledger = await new DatastoreLedger(store).open()
+    await buildChain(ledger, Array.from({ length: count }, () => payload))
+    engineSources.set(backend, { ledger, dispose })
+  }
 
   try {
     const mbps = (ms: number): number => chain.bytes / 1e6 / (ms / 1000)
@@ -370,6 +413,8 @@ export async function catchUpBenchmark (options: CatchUpOptions = {}): Promise<C
     const raw: number[] = []
     const full = new Map<Backend, CatchUpRun[]>(backends.map(b => [b, []]))
     const transfer = new Map<Backend, number[]>(backends.map(b => [b, []]))
+    const engine = new Map<Backend, number[]>(backends.map(b => [b, []]))
+    for (const backend of backends) await guarded(`engine catch-up ${backend} (warm-up)`, engineCatchUp(engineSources.get(backend)!.ledger, backend, count))
 
     for (let round = 1; round <= rounds; round++) {
       const line: string[] = []
@@ -382,6 +427,9 @@ export async function catchUpBenchmark (options: CatchUpOptions = {}): Promise<C
         transfer.get(backend)!.push(t.ms)
         const f = await guarded(`catch-up ${backend}, round ${round}`, catchUp(source, backend, count, pipeline))
         full.get(backend)!.push(f)
+        const e = await guarded(`engine catch-up ${backend}, round ${round}`, engineCatchUp(engineSources.get(backend)!.ledger, backend, count))
+        engine.get(backend)!.push(e)
+        line.push(`${backend}: engine ${mbps(e).toFixed(0)} MB/s`)
         line.push(`${backend}: catch-up ${mbps(f.ms).toFixed(0)} MB/s (wait ${f.waitMs.toFixed(0)} + verify ${f.verifyMs.toFixed(0)} + append ${f.appendMs.toFixed(0)} ms), transfer only ${mbps(t.ms).toFixed(0)} MB/s`)
       }
 
@@ -401,6 +449,7 @@ export async function catchUpBenchmark (options: CatchUpOptions = {}): Promise<C
           backend,
           full: samples(runs.map(r => r.ms)),
           transfer: samples(transfer.get(backend)!),
+          engine: samples(engine.get(backend)!),
           waitMs: med(runs.map(r => r.waitMs)),
           verifyMs: med(runs.map(r => r.verifyMs)),
           appendMs: med(runs.map(r => r.appendMs)),
@@ -411,6 +460,7 @@ export async function catchUpBenchmark (options: CatchUpOptions = {}): Promise<C
     }
   } finally {
     for (const source of sources.values()) await source.dispose()
+    for (const source of engineSources.values()) await source.dispose()
   }
 }
 
@@ -427,6 +477,7 @@ export function catchUpTable (r: CatchUpReport): string[] {
     '| run | blocks/s | MB/s | range MB/s | ÷ raw stream |', '|---|---:|---:|---:|---:|',
     `| raw libp2p stream, same bytes | ${k(bps(r.raw.median))} | ${mbps(r.raw.median).toFixed(1)} | ${range(r.raw)} | 1.00× |`,
     ...r.backends.flatMap(b => [
+      `| **the noops engine's catch-up**, ${BACKEND_NAME[b.backend]} (chain and state hashes checked, blocks executed) | ${k(bps(b.engine.median))} | ${mbps(b.engine.median).toFixed(1)} | ${range(b.engine)} | ${x2(r.raw.median / b.engine.median)} |`,
       `| catch-up, ${BACKEND_NAME[b.backend]} | ${k(bps(b.full.median))} | ${mbps(b.full.median).toFixed(1)} | ${range(b.full)} | ${x2(r.raw.median / b.full.median)} |`,
       `| transfer only (no verify, no append), ${BACKEND_NAME[b.backend]} | ${k(bps(b.transfer.median))} | ${mbps(b.transfer.median).toFixed(1)} | ${range(b.transfer)} | ${x2(r.raw.median / b.transfer.median)} |`
     ]),

@@ -1,6 +1,6 @@
-import { sha256 } from 'multiformats/hashes/sha2'
 import { concat as uint8ArrayConcat } from 'uint8arrays/concat'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { sha256Of } from '../../ledger.js'
 import { Transaction, StateDelta } from '../../pb/fabric.js'
 import type { Block, StateEntry } from '../../pb/fabric.js'
 
@@ -43,7 +43,7 @@ export function executeBlock (block: Block): StateDelta {
  * make (or a chaincode that is not deterministic).
  */
 export async function stateHashOf (previous: Uint8Array, delta: StateDelta): Promise<Uint8Array> {
-  return (await sha256.digest(uint8ArrayConcat([previous, StateDelta.encode(delta)]))).digest
+  return sha256Of(uint8ArrayConcat([previous, StateDelta.encode(delta)]))
 }
 
 function chaincodeName (tx: Transaction): string {
@@ -55,6 +55,13 @@ function chaincodeName (tx: Transaction): string {
 }
 
 function keyValue (payload: Uint8Array): { key: string, value: Uint8Array } | undefined {
+  // most payloads are not `key=value` text: find out without decoding (or throwing)
+  const at = payload.indexOf(0x3d)
+
+  if (at <= 0) {
+    return undefined
+  }
+
   let s: string
 
   try {
@@ -63,8 +70,8 @@ function keyValue (payload: Uint8Array): { key: string, value: Uint8Array } | un
     return undefined
   }
 
-  const at = s.indexOf('=')
-  return at <= 0 ? undefined : { key: s.slice(0, at), value: utf8.encode(s.slice(at + 1)) }
+  const eq = s.indexOf('=')
+  return eq <= 0 ? undefined : { key: s.slice(0, eq), value: utf8.encode(s.slice(eq + 1)) }
 }
 
 /** The key a query asks for: its payload as text */

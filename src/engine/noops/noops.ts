@@ -3,16 +3,16 @@ import { raceSignal } from 'race-signal'
 import { compare as uint8ArrayCompare } from 'uint8arrays/compare'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { CATCH_UP_WAIT, DISTRUST_TIME, FLUSH_TIMEOUT, MAX_DISTRUST_TIME, SEQUENCER_BLOCK_WAIT, SEQUENCER_REFUSAL_TIME, SEQUENCER_REFUSALS, SEQUENCER_TIMEOUT } from '../../constants.js'
-import { BlockOutOfOrderError, blockHash } from '../../ledger.js'
+import { BlockOutOfOrderError, blockHash, sha256Of } from '../../ledger.js'
 import { createMessage, timestampNow } from '../../message.js'
-import { Message, PeerEndpoint, Response, SyncBlocks, Transaction } from '../../pb/fabric.js'
+import { Block, Message, PeerEndpoint, Response, SyncBlocks, Transaction } from '../../pb/fabric.js'
 import { response } from '../../transaction/transaction-protocol.js'
 import { CatchUp, InvalidBlockError } from './catch-up.js'
 import { executeBlock, queryKey, stateHashOf, stateKeyOf } from './chaincode.js'
 import type { ChatSender } from '../../chat/chat-stream.js'
 import type { ChatEstablishedEvent, Engine, FabricPeer, HandlerFactory, MessageHandler } from '../../index.js'
 import type { DatastoreLedger } from '../../ledger.js'
-import type { Block, StateDelta } from '../../pb/fabric.js'
+import type { StateDelta } from '../../pb/fabric.js'
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
 
 export interface NoopsEngineInit {
@@ -256,11 +256,17 @@ export class NoopsEngine implements Engine {
         return 0
       }
 
-      const batch: Array<{ block: Block, delta: StateDelta }> = []
+      const batch: Array<{ block: Block, delta: StateDelta, encoded: Uint8Array, hash: Uint8Array }> = []
       let stateHash = this.stateHash
+      let previous: Uint8Array = this.ledger.getBlockchainInfo().currentBlockHash
 
       for (let i = height - start; i < blocks.length; i++) {
         const block = blocks[i]
+
+        if (!uint8ArrayEquals(block.previousBlockHash, previous)) {
+          throw new InvalidBlockError(`block ${start + i} from ${from} does not extend our chain (a fork, or a forgery)`)
+        }
+
         const delta = executeBlock(block)
         const expected = await stateHashOf(stateHash, delta)
 
@@ -268,8 +274,12 @@ export class NoopsEngine implements Engine {
           throw new InvalidBlockError(`block ${start + i} from ${from} does not carry the state hash executing it gives`)
         }
 
-        batch.push({ block, delta })
+        // encoded once: hashed for the chain and stored as it is
+        const encoded = Block.encode(block)
+        const hash = await sha256Of(encoded)
+        batch.push({ block, delta, encoded, hash })
         stateHash = expected
+        previous = hash
       }
 
       if (batch.length === 0) {
