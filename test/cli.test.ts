@@ -89,7 +89,7 @@ security:
     assert.deepEqual(answer.peers, [{ id: a.peerId, address: a.address, type: 'VALIDATOR' }])
   })
 
-  it('tx submit at the non-validator is forwarded to the validator and ordered', async () => {
+  it('tx submit at the non-validator is forwarded to the validator and ordered; a query reads the state, a repeated txid is refused', async () => {
     const res = await runCli(['tx', 'submit', '--admin', b.admin, '--chaincode', 'mycc', '--payload', 'move 10 from a to b', '--txid', 'cli-tx-1'])
 
     assert.equal(res.code, 0, res.stderr)
@@ -98,6 +98,17 @@ security:
     const again = await runCli(['tx', 'submit', '--admin', a.admin, '-n', 'mycc', '--txid', 'cli-tx-2', '--json'])
     assert.equal(again.code, 0, again.stderr)
     assert.deepEqual(JSON.parse(again.stdout), { txid: 'cli-tx-2', status: 'SUCCESS', message: 'transaction cli-tx-2 is block 1' })
+
+    // the reference chaincode: key=value invokes, queries read and append nothing, a txid is used once
+    const set = await runCli(['tx', 'submit', '--admin', b.admin, '-n', 'mycc', '--payload', 'colour=blue', '--txid', 'cli-set'])
+    assert.equal(set.stdout, 'transaction cli-set: SUCCESS - transaction cli-set is block 2\n', set.stderr)
+    const query = await runCli(['tx', 'submit', '--admin', b.admin, '-n', 'mycc', '--type', 'query', '--payload', 'colour', '--txid', 'cli-query'])
+    assert.equal(query.stdout, 'transaction cli-query: SUCCESS - blue\n', query.stderr)
+    const twice = await runCli(['tx', 'submit', '--admin', a.admin, '-n', 'mycc', '--payload', 'colour=red', '--txid', 'cli-set'])
+    assert.equal(twice.code, 1)
+    assert.equal(twice.stdout, 'transaction cli-set: FAILURE - transaction cli-set is already in block 2: a txid is used once\n')
+    const after = await runCli(['tx', 'submit', '--admin', a.admin, '-n', 'mycc', '--txid', 'cli-after'])
+    assert.equal(after.stdout, 'transaction cli-after: SUCCESS - transaction cli-after is block 3\n', 'neither the query nor the repeated txid appended a block')
   })
 
   it('a request line that is no URL gets 400 from the metrics and admin ports, and the node stays up', async () => {
