@@ -448,19 +448,19 @@ export class NoopsEngine implements Engine {
       return `catching up: at height ${this.ledger.height}, checking a validator's claim of ${this.catchUp.target}`
     }
 
-    // a majority of the validators it knows of, itself included, in chats and
-    // trusted: two sequencers cut off from each other cannot both have one, and
-    // a validator that distrusts the others (it could not get blocks from
-    // them) does not order on a chain they may be ahead of
+    // a majority of the validators it knows of, itself included, in its chats:
+    // two sequencers cut off from each other cannot both have one. Distrusted
+    // validators count as present: counting only trusted ones would let a peer
+    // halt sequencing by making a few identities fail on purpose
     let known = 1
     for (const node of peer.discovery.values()) {
       if (node.type === PeerEndpoint.Type.VALIDATOR) known++
     }
-    known = Math.max(known, 1 + peer.getPeers().peers.filter(p => p.type === PeerEndpoint.Type.VALIDATOR).length)
-    const trusted = 1 + this.validators().length
+    const chats = 1 + peer.getPeers().peers.filter(p => p.type === PeerEndpoint.Type.VALIDATOR).length
+    known = Math.max(known, chats)
 
-    if (trusted * 2 <= known) {
-      return `no majority: chats with ${trusted - 1} trusted of the ${known - 1} other validators it knows`
+    if (chats * 2 <= known) {
+      return `no majority: chats with ${chats - 1} of the ${known - 1} other validators it knows`
     }
 
     return undefined
