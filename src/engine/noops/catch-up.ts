@@ -19,6 +19,8 @@ export interface CatchUpContext {
   log: Logger
   /** Validators we chat with and trust now, ours to ask */
   validators(): PeerId[]
+  /** The current sequencer; undefined when it is this validator */
+  sequencer(): PeerId | undefined
   trusted(peer: PeerId): boolean
   remoteLedger(peer: PeerId): RemoteLedger
   /**
@@ -43,8 +45,10 @@ interface Claim {
  * Catching up with what validators say they have (Fabric's state transfer,
  * blocks only). A claim - a validator's height from its hello, or a block
  * number from its sequencer ahead of ours - is a hint: we fetch the blocks
- * through RemoteLedger, from the claimer first and then any validator we
- * trust, append only blocks that extend our chain and execute to their state
+ * through RemoteLedger (a follower checks only its sequencer's claims, from
+ * the sequencer; a validator that is the sequencer checks any trusted
+ * validator's, from the claimer first and then any validator it trusts),
+ * append only blocks that extend our chain and execute to their state
  * hash, and drop a claim nobody backs: the claimer is distrusted. While a
  * claim is being checked the engine does not sequence (it would fork from a
  * chain it has not seen); a claim that is false costs at most
@@ -146,7 +150,13 @@ export class CatchUp {
       }
     }
 
-    return [...this.claims.values()].filter(claim => this.ctx.trusted(claim.peer)).sort((a, b) => b.height - a.height)
+    // a follower takes its sequencer's word only: any other validator's claim
+    // waits until that validator is the sequencer (or we are); blocks a
+    // validator made up cannot reach a follower past the chain its sequencer has
+    const sequencer = this.ctx.sequencer()
+    return [...this.claims.values()]
+      .filter(claim => this.ctx.trusted(claim.peer) && (sequencer == null || claim.peer.equals(sequencer)))
+      .sort((a, b) => b.height - a.height)
   }
 
   private async run (): Promise<void> {
@@ -155,7 +165,8 @@ export class CatchUp {
 
     for (let claims = this.live(); claims.length > 0 && !this.stopped.signal.aborted; claims = this.live()) {
       const target = claims[0]
-      const sources = unique([...claims.map(c => c.peer), ...this.ctx.validators()])
+      // the sequencer asks every validator it trusts; a follower only the sequencer whose claim it checks
+      const sources = this.ctx.sequencer() == null ? unique([...claims.map(c => c.peer), ...this.ctx.validators()]) : [target.peer]
       let progressed = false
 
       for (const source of sources) {

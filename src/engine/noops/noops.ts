@@ -106,6 +106,7 @@ export class NoopsEngine implements Engine {
       ledger: this.ledger,
       log: this.log,
       validators: () => this.validators(),
+      sequencer: () => this.sequencer(),
       trusted: (peer) => this.trusted(peer),
       remoteLedger: (peer) => this.started().getRemoteLedger(peer),
       apply: async (from, start, blocks) => this.apply(from, start, blocks),
@@ -233,6 +234,17 @@ export class NoopsEngine implements Engine {
       return
     }
 
+    if (start < this.ledger.height) {
+      // one we hold: it must be ours, or the chains have parted
+      const ours = await this.ledger.getEncodedBlock(start)
+
+      if (ours != null && !uint8ArrayEquals(await sha256Of(ours), await blockHash(block))) {
+        this.warn(`noops: fork - the sequencer ${from}'s block ${start} is not the block ${start} we hold; this validator's chain has parted from the sequencer's and is not repaired`)
+      }
+
+      return
+    }
+
     try {
       await this.apply(from, start, [block])
     } catch (err: any) {
@@ -318,11 +330,16 @@ export class NoopsEngine implements Engine {
   /** Forward to the sequencer; `done` when it is settled, `failed` when the sequencer is passed over */
   private async forward (sequencer: PeerId, tx: Transaction): Promise<{ done?: Response, failed?: string }> {
     let answer: Response
+    // the sequencer we ask may itself be waiting on a validator that sorts
+    // before it and that we have passed over already (it has not, yet): give
+    // it time to pass that one over too, rather than pass over an honest
+    // sequencer for the silence of another and end with two
+    const timeout = this.sequencerTimeout * (1 + this.sortingBefore(sequencer))
 
     try {
-      answer = await this.started().sendTransactionToPeer(sequencer, tx, { signal: AbortSignal.timeout(this.sequencerTimeout) })
+      answer = await this.started().sendTransactionToPeer(sequencer, tx, { signal: AbortSignal.timeout(timeout) })
     } catch (err: any) {
-      this.distrust(sequencer, `it did not answer transaction ${tx.txid} within ${this.sequencerTimeout}ms: ${err.message}`)
+      this.distrust(sequencer, `it did not answer transaction ${tx.txid} within ${timeout}ms: ${err.message}`)
       return { failed: `${sequencer}: ${err.message}` }
     }
 
@@ -466,6 +483,21 @@ export class NoopsEngine implements Engine {
     return undefined
   }
 
+  /** Validators we chat with, trusted or not, whose PeerIds sort before `peer` */
+  private sortingBefore (peer: PeerId): number {
+    const bytes = peer.toMultihash().bytes
+    let before = 0
+
+    for (const endpoint of this.started().getPeers().peers) {
+      if (endpoint.type === PeerEndpoint.Type.VALIDATOR && endpoint.ID != null &&
+          uint8ArrayCompare(peerIdFromString(endpoint.ID.name).toMultihash().bytes, bytes) < 0) {
+        before++
+      }
+    }
+
+    return before
+  }
+
   /** Validators we chat with and trust now */
   private validators (): PeerId[] {
     const ids: PeerId[] = []
@@ -508,7 +540,11 @@ export class NoopsEngine implements Engine {
     this.distrustTimes.set(peer.toString(), time)
     this.distrusted.set(peer.toString(), { until: Date.now() + time, why, time })
     this.refusals.delete(peer.toString())
-    const message = `noops: passing over ${peer} for ${Math.round(time / 1000)}s: ${why}`
+    this.warn(`noops: passing over ${peer} for ${Math.round(time / 1000)}s: ${why}`)
+  }
+
+  /** Logged, and a `warning` event for operators */
+  private warn (message: string): void {
     this.log(message)
     this.peer?.safeDispatchEvent('warning', { detail: { message } })
   }
