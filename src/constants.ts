@@ -301,5 +301,8 @@ export const SYNC_ANSWER_STALL = 2_000
 /** State snapshots served at once, node-wide (a snapshot is the whole state); more are answered empty */
 export const MAX_SNAPSHOT_ANSWERS = 1
 
-/** Blocks (or deltas) an answer reads from the ledger ahead of sending them */
-export const SYNC_READ_AHEAD = 32
+/** Blocks (or deltas) an answer reads from the ledger ahead of sending them, at most (fewer when they are large: about a frame's worth) */
+export const SYNC_READ_AHEAD = 8
+
+/** Of the MAX_SYNC_ANSWERS answer turns, these are kept for validators: any number of non-validators cannot crowd out a catching-up validator */
+export const SYNC_VALIDATOR_TURNS = 4

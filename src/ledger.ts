@@ -184,8 +184,13 @@ export class DatastoreLedger implements Ledger {
       const blockNumber = Math.max(0, this.info.height - 1)
 
       async function * entries (): AsyncGenerator<StateEntry> {
-        for (let next = first; next.done !== true; next = await query.next()) {
-          yield { key: decodeStateKey(next.value.key.baseNamespace()), value: next.value.value as Uint8Array<ArrayBuffer>, deleted: false }
+        try {
+          for (let next = first; next.done !== true; next = await query.next()) {
+            yield { key: decodeStateKey(next.value.key.baseNamespace()), value: next.value.value as Uint8Array<ArrayBuffer>, deleted: false }
+          }
+        } finally {
+          // a reader that stops early (an answer dropped) must close the datastore's iterator
+          await query.return?.(undefined)
         }
       }
 

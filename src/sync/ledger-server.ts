@@ -1,14 +1,17 @@
 import * as varint from 'uint8-varint'
 import { TimeoutError } from '@libp2p/interface'
-import { SYNC_READ_AHEAD, MAX_SNAPSHOT_ANSWERS, MAX_SNAPSHOT_ENTRIES_PER_FRAME, MAX_SYNC_ANSWERS, SYNC_ANSWER_STALL, MAX_SYNC_ITEMS_PER_FRAME, MAX_SYNC_RANGE, MAX_SYNC_REQUESTS_IN_FLIGHT, SYNC_ENVELOPE_RESERVE } from '../constants.js'
+import { SYNC_READ_AHEAD, SYNC_VALIDATOR_TURNS, MAX_SNAPSHOT_ANSWERS, MAX_SNAPSHOT_ENTRIES_PER_FRAME, MAX_SYNC_ANSWERS, SYNC_ANSWER_STALL, MAX_SYNC_ITEMS_PER_FRAME, MAX_SYNC_RANGE, MAX_SYNC_REQUESTS_IN_FLIGHT, SYNC_ENVELOPE_RESERVE } from '../constants.js'
 import { createMessage, decodePayload } from '../message.js'
 import { Block, Message, StateDelta, StateEntry, SyncBlockRange, SyncStateDeltasRequest, SyncStateSnapshot, SyncStateSnapshotRequest } from '../pb/fabric.js'
+import { PeerEndpoint } from '../pb/fabric.js'
 import type { Ledger } from '../ledger.js'
 import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
 
 /** What serving needs from a chat: send, and wait until what was queued has gone to the stream */
 export interface AnswerChannel {
   readonly remotePeer: PeerId
+  /** The peer's endpoint from its hello: validators' requests are served first */
+  readonly remoteEndpoint?: PeerEndpoint
   send(msg: Message): void
   flushed(options?: AbortOptions): Promise<void>
 }
@@ -45,9 +48,12 @@ export class LedgerServer {
   private readonly frameBudget: number
   /** Each chat's requests not yet answered, in order, and whether one is being answered */
   private readonly chats = new Map<AnswerChannel, { jobs: Array<(signal: AbortSignal) => Promise<void>>, held: number, queued: boolean }>()
-  /** Chats with a request waiting for a turn: served round-robin, a request at a time */
+  /** Chats with a request waiting for a turn, validators' and others': served round-robin, a request at a time, validators first */
   private readonly ready: AnswerChannel[] = []
+  private readonly readyOthers: AnswerChannel[] = []
   private serving = 0
+  /** Turns held by non-validators: they may not take the last SYNC_VALIDATOR_TURNS */
+  private servingOthers = 0
   private snapshots = 0
 
   constructor (init: LedgerServerInit) {
@@ -109,8 +115,21 @@ export class LedgerServer {
   private enqueue (chat: AnswerChannel, state: { jobs: unknown[], queued: boolean }): void {
     if (!state.queued && state.jobs.length > 0) {
       state.queued = true
-      this.ready.push(chat)
+      ;(isValidator(chat) ? this.ready : this.readyOthers).push(chat)
     }
+  }
+
+  /** The next chat to serve: validators first; others only while they leave validators their reserved turns */
+  private nextChat (): AnswerChannel | undefined {
+    if (this.ready.length > 0) {
+      return this.ready.shift()
+    }
+
+    if (this.readyOthers.length > 0 && this.servingOthers < MAX_SYNC_ANSWERS - SYNC_VALIDATOR_TURNS) {
+      return this.readyOthers.shift()
+    }
+
+    return undefined
   }
 
   /**
@@ -119,8 +138,13 @@ export class LedgerServer {
    * with many requests waits behind its own, not others behind it.
    */
   private pump (): void {
-    while (this.serving < MAX_SYNC_ANSWERS && this.ready.length > 0) {
-      const chat = this.ready.shift() as AnswerChannel
+    while (this.serving < MAX_SYNC_ANSWERS) {
+      const chat = this.nextChat()
+
+      if (chat == null) {
+        return
+      }
+
       const state = this.chats.get(chat)
       const job = state?.jobs.shift()
 
@@ -130,6 +154,8 @@ export class LedgerServer {
 
       state.queued = false
       this.serving++
+      const other = !isValidator(chat)
+      if (other) this.servingOthers++
       const turn = new AbortController()
 
       void job(turn.signal)
@@ -138,6 +164,7 @@ export class LedgerServer {
         })
         .finally(() => {
           this.serving--
+          if (other) this.servingOthers--
           state.held--
           if (state.held === 0) this.chats.delete(chat)
           else this.enqueue(chat, state)
@@ -189,15 +216,15 @@ export class LedgerServer {
     // worth at the item size seen so far
     const reads: Array<Promise<Uint8Array | undefined>> = []
     let ahead = range.start
-    let seen = 0
-    let seenBytes = 0
+    // (sized by the largest item read so far, so reads started before a large
+    // one is seen are at most SYNC_READ_AHEAD of them)
+    let largest = 0
     const readAhead = (): void => {
-      const window = seen === 0 ? 1 : Math.max(1, Math.min(SYNC_READ_AHEAD, Math.floor(this.frameBudget * seen / seenBytes)))
+      const window = largest === 0 ? 1 : Math.max(1, Math.min(SYNC_READ_AHEAD, Math.floor(this.frameBudget / largest)))
 
       while (reads.length < window && (step > 0 ? ahead <= last : ahead >= last)) {
         reads.push(item(ahead).then(bytes => {
-          seen++
-          seenBytes += bytes?.byteLength ?? 0
+          largest = Math.max(largest, bytes?.byteLength ?? 1)
           return bytes
         }, () => undefined))
         ahead += step
@@ -368,4 +395,8 @@ function writeField (out: Uint8Array, offset: number, tag: number, body: Uint8Ar
   offset += varint.encodingLength(body.byteLength)
   out.set(body, offset)
   return offset + body.byteLength
+}
+
+function isValidator (chat: AnswerChannel): boolean {
+  return chat.remoteEndpoint?.type === PeerEndpoint.Type.VALIDATOR
 }

@@ -228,7 +228,7 @@ export class ChatRemoteLedger implements RemoteLedger {
 
   private async * request (kind: Kind, start: number, end: number, message: (id: number) => Message, options: SyncRequestOptions): AsyncGenerator<Answer> {
     const timeout = options.timeout ?? SYNC_TIMEOUT
-    await this.slot(options.signal)
+    await this.slot(options.signal, timeout)
     const id = ++this.lastId
     const request = new Pending(kind, id, start, end)
     request.timeout = timeout
@@ -252,8 +252,9 @@ export class ChatRemoteLedger implements RemoteLedger {
       } else {
         // given up while the peer may still be answering: there is no cancel
         // on the wire, and the peer counts the request until it has sent its
-        // last frame, so its slot is kept until then (or until the peer has
-        // been quiet for `timeout`); the frames are checked and dropped
+        // last frame, so its slot is kept until then, or at most `timeout`
+        // (a peer trickling frames for it cannot keep it longer); the frames
+        // are checked and dropped
         request.abandoned = true
         request.frames.length = 0
         request.finish()
@@ -281,7 +282,9 @@ export class ChatRemoteLedger implements RemoteLedger {
   }
 
   /** Wait for one of the MAX_SYNC_REQUESTS_IN_FLIGHT slots (a peer answers more with empty results) */
-  private async slot (signal?: AbortSignal): Promise<void> {
+  private async slot (signal?: AbortSignal, timeout = SYNC_TIMEOUT): Promise<void> {
+    const deadline = Date.now() + timeout
+
     while (true) {
       if (this.closed != null) throw this.closed
       signal?.throwIfAborted()
@@ -293,13 +296,15 @@ export class ChatRemoteLedger implements RemoteLedger {
 
       const { promise, resolve } = Promise.withResolvers<void>()
       this.slots.push(resolve)
+      const timer = AbortSignal.timeout(Math.max(0, deadline - Date.now()))
 
       try {
-        await raceSignal(promise, signal)
+        await raceSignal(promise, signal == null ? timer : AbortSignal.any([signal, timer]))
       } catch (err) {
         const at = this.slots.indexOf(resolve)
         if (at >= 0) this.slots.splice(at, 1)
-        throw err
+        if (signal?.aborted === true) throw err
+        throw new TimeoutError(`no request slot to ${this.init.remotePeer} came free within ${timeout}ms (${MAX_SYNC_REQUESTS_IN_FLIGHT} in flight)`)
       }
     }
   }
@@ -330,7 +335,6 @@ export class ChatRemoteLedger implements RemoteLedger {
 
     request.next = last + request.step
     const wait = request.push(answer)
-    this.quietFor(request)
 
     if (last === request.end) {
       this.end(request)
@@ -356,7 +360,6 @@ export class ChatRemoteLedger implements RemoteLedger {
 
     request.next++
     const wait = request.push(answer)
-    this.quietFor(request)
 
     if (answer.delta.byteLength === 0) {
       this.end(request)
@@ -395,12 +398,6 @@ export class ChatRemoteLedger implements RemoteLedger {
     }
   }
 
-  /** A frame for an abandoned request: the peer is still answering it, so its slot waits on */
-  private quietFor (request: Pending): void {
-    if (request.abandoned && request.drainTimer != null) {
-      this.drainLater(request, request.timeout)
-    }
-  }
 }
 
 function checkRange (range: BlockRange): void {

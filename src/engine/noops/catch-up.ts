@@ -131,7 +131,12 @@ export class CatchUp {
     }
   }
 
-  /** Claims held now, dormant ones included (a map bounded by the validators we have chatted with) */
+  /** The chat with `peer` ended: its claim goes with it */
+  drop (peer: PeerId): void {
+    this.claims.delete(peer.toString())
+  }
+
+  /** Claims held now, dormant ones included (a map bounded by the chats) */
   get size (): number {
     return this.claims.size
   }

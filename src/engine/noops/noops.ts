@@ -10,7 +10,7 @@ import { response } from '../../transaction/transaction-protocol.js'
 import { CatchUp, InvalidBlockError } from './catch-up.js'
 import { executeBlock, queryKey, stateHashOf, stateKeyOf } from './chaincode.js'
 import type { ChatSender } from '../../chat/chat-stream.js'
-import type { ChatEstablishedEvent, Engine, FabricPeer, HandlerFactory, MessageHandler } from '../../index.js'
+import type { ChatClosedEvent, ChatEstablishedEvent, Engine, FabricPeer, HandlerFactory, MessageHandler } from '../../index.js'
 import type { DatastoreLedger } from '../../ledger.js'
 import type { StateDelta } from '../../pb/fabric.js'
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
@@ -86,8 +86,8 @@ export class NoopsEngine implements Engine {
   /** The state hash of our last block: the next block's must chain from it */
   private stateHash: Uint8Array = new Uint8Array(0)
   private readonly distrusted = new Map<string, { until: number, why: string, time: number }>()
-  /** How long each peer was last distrusted for (doubled at each failure) */
-  private readonly distrustTimes = new Map<string, number>()
+  /** How long each peer was last distrusted for, and until when (doubled at each failure soon after) */
+  private readonly distrustTimes = new Map<string, { time: number, until: number }>()
   /** Sequencers' refusals in a row, by peer, and when the run of them began */
   private readonly refusals = new Map<string, { count: number, since: number }>()
   /** Forwarded transactions waiting for their block in our ledger */
@@ -96,6 +96,7 @@ export class NoopsEngine implements Engine {
   private readonly slow = new Set<string>()
   private readonly catchUp: CatchUp
   private readonly onEstablished: (evt: CustomEvent<ChatEstablishedEvent>) => void
+  private readonly onClosed: (evt: CustomEvent<ChatClosedEvent>) => void
 
   constructor (init: NoopsEngineInit) {
     this.ledger = init.ledger
@@ -112,6 +113,12 @@ export class NoopsEngine implements Engine {
       apply: async (from, start, blocks) => this.apply(from, start, blocks),
       distrust: (peer, why) => { this.distrust(peer, why) }
     })
+    this.onClosed = (evt) => {
+      // a claim lasts as long as the chat that made it (a peer that comes back says hello again):
+      // the claims held are bounded by the chats
+      this.catchUp.drop(evt.detail.peerId)
+      this.pruneDistrust()
+    }
     this.onEstablished = (evt) => {
       // only a validator's height counts, and only as a claim to check
       if (evt.detail.endpoint.type === PeerEndpoint.Type.VALIDATOR) {
@@ -127,10 +134,12 @@ export class NoopsEngine implements Engine {
     const height = this.ledger.height
     this.stateHash = height === 0 ? new Uint8Array(0) : (await this.ledger.getBlock(height - 1))?.stateHash ?? new Uint8Array(0)
     peer.addEventListener('peer:established', this.onEstablished)
+    peer.addEventListener('peer:closed', this.onClosed)
   }
 
   stop (): void {
     this.peer?.removeEventListener('peer:established', this.onEstablished)
+    this.peer?.removeEventListener('peer:closed', this.onClosed)
     this.catchUp.stop()
   }
 
@@ -309,7 +318,6 @@ export class NoopsEngine implements Engine {
       }
 
       this.stateHash = stateHash
-      this.refusals.delete(from.toString())
       this.appended(batch.map(b => b.block))
       return batch.length
     })
@@ -356,6 +364,10 @@ export class NoopsEngine implements Engine {
 
       return { done: answer }
     }
+
+    // a run of refusals ends only with a transaction taken: a sequencer that
+    // makes blocks of its own but refuses ours is still refusing
+    this.refusals.delete(sequencer.toString())
 
     // SUCCESS means the transaction is in our own ledger, not that the sequencer says so
     const number = await this.waitForTransaction(tx.txid, SEQUENCER_BLOCK_WAIT)
@@ -535,12 +547,24 @@ export class NoopsEngine implements Engine {
 
     // a peer that fails again soon after its last time is passed over for longer
     const last = this.distrustTimes.get(peer.toString())
-    const previous = this.distrusted.get(peer.toString())
-    const time = previous != null && last != null && Date.now() - previous.until < 2 * last ? Math.min(2 * last, MAX_DISTRUST_TIME) : DISTRUST_TIME
-    this.distrustTimes.set(peer.toString(), time)
-    this.distrusted.set(peer.toString(), { until: Date.now() + time, why, time })
+    const time = last != null && Date.now() - last.until < 2 * last.time ? Math.min(2 * last.time, MAX_DISTRUST_TIME) : DISTRUST_TIME
+    const until = Date.now() + time
+    this.distrustTimes.set(peer.toString(), { time, until })
+    this.distrusted.set(peer.toString(), { until, why, time })
     this.refusals.delete(peer.toString())
     this.warn(`noops: passing over ${peer} for ${Math.round(time / 1000)}s: ${why}`)
+  }
+
+  /** Forget distrust records long over (their doubling no longer applies): the maps stay bounded by the peers that failed us recently */
+  private pruneDistrust (): void {
+    const now = Date.now()
+
+    for (const [key, last] of this.distrustTimes) {
+      if (now - last.until >= 2 * last.time) {
+        this.distrustTimes.delete(key)
+        this.distrusted.delete(key)
+      }
+    }
   }
 
   /** Logged, and a `warning` event for operators */
