@@ -17,8 +17,6 @@ export class InvalidBlockError extends Error {
 export interface CatchUpContext {
   ledger: DatastoreLedger
   log: Logger
-  /** Validators we chat with and trust now, ours to ask */
-  validators(): PeerId[]
   /** The current sequencer; undefined when it is this validator */
   sequencer(): PeerId | undefined
   trusted(peer: PeerId): boolean
@@ -47,7 +45,7 @@ interface Claim {
  * number from its sequencer ahead of ours - is a hint: we fetch the blocks
  * through RemoteLedger (a follower checks only its sequencer's claims, from
  * the sequencer; a validator that is the sequencer checks any trusted
- * validator's, from the claimer first and then any validator it trusts),
+ * validator's, from the highest claimer first, then the other claimers),
  * append only blocks that extend our chain and execute to their state
  * hash, and drop a claim nobody backs: the claimer is distrusted. While a
  * claim is being checked the engine does not sequence (it would fork from a
@@ -170,8 +168,10 @@ export class CatchUp {
 
     for (let claims = this.live(); claims.length > 0 && !this.stopped.signal.aborted; claims = this.live()) {
       const target = claims[0]
-      // the sequencer asks every validator it trusts; a follower only the sequencer whose claim it checks
-      const sources = this.ctx.sequencer() == null ? unique([...claims.map(c => c.peer), ...this.ctx.validators()]) : [target.peer]
+      // the sequencer asks every validator that claims more than it has (one
+      // that did not claim more has nothing it lacks: only the sequencer makes
+      // blocks); a follower only the sequencer whose claim it checks
+      const sources = this.ctx.sequencer() == null ? unique(claims.map(c => c.peer)) : [target.peer]
       let progressed = false
 
       for (const source of sources) {

@@ -106,7 +106,6 @@ export class NoopsEngine implements Engine {
     this.catchUp = new CatchUp({
       ledger: this.ledger,
       log: this.log,
-      validators: () => this.validators(),
       sequencer: () => this.sequencer(),
       trusted: (peer) => this.trusted(peer),
       remoteLedger: (peer) => this.started().getRemoteLedger(peer),
