@@ -26,7 +26,7 @@ describe('examples run as the README says', () => {
     assert.match(out, /3 transactions in [\d.]+s: every validator at height 3, same head block/)
     assert.match(out, /20 transactions while vp2 was down: the live validators at height 23/)
     assert.match(out, /vp2 rejoined in [\d.]+s \(same PeerId, ledger height \d+\)/)
-    assert.match(out, /vp2 caught up the 20 blocks it missed, [\d.]+s after its restart .*same head block/)
+    assert.match(out, /vp2 caught up the 20 blocks it missed, [\d.]+s after its restart.*same head block/)
     assert.match(out, /All peers stopped cleanly/)
   })
 

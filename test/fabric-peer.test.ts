@@ -367,14 +367,14 @@ describe('broadcast and unicast', () => {
     const got: Uint8Array[] = []
     const done = new Promise<void>(resolve => {
       b.services.fabric.addEventListener('message', (evt) => {
-        if (evt.detail.message.type !== Message.Type.SYNC_BLOCKS) return
+        if (evt.detail.message.type !== Message.Type.CONSENSUS) return
         got.push(evt.detail.message.payload)
         if (got.length === payloads.length) resolve()
       })
     })
 
     for (const p of payloads) {
-      a.services.fabric.unicast(createMessage(Message.Type.SYNC_BLOCKS, p), b.peerId)
+      a.services.fabric.unicast(createMessage(Message.Type.CONSENSUS, p), b.peerId)
     }
 
     await done
@@ -415,7 +415,7 @@ describe('the service\'s surface', () => {
 
     assert.ok(coordinator != null, 'the handler factory ran')
     assert.notEqual(coordinator, a.services.fabric, 'engines are handed the service itself')
-    assert.deepEqual(Object.keys(coordinator).sort(), ['broadcast', 'flush', 'getPeerEndpoint', 'getPeers', 'onDrain', 'unicast'])
+    assert.deepEqual(Object.keys(coordinator).sort(), ['broadcast', 'flush', 'getPeerEndpoint', 'getPeers', 'getRemoteLedger', 'onDrain', 'unicast'])
     assert.ok(Object.isFrozen(coordinator))
     for (const name of INTERNALS) {
       assert.equal((coordinator as Record<string, unknown>)[name], undefined, `the engine's coordinator has ${name}`)

@@ -85,15 +85,15 @@ describe('metrics through libp2p\'s metrics component', () => {
     const atB = new Promise<void>(resolve => {
       let count = 0
       b.services.fabric.addEventListener('message', (evt) => {
-        if (evt.detail.message.type === Message.Type.SYNC_BLOCKS && ++count === 2) {
+        if (evt.detail.message.type === Message.Type.SYNC_BLOCK_ADDED && ++count === 2) {
           resolve()
         }
       })
     })
-    a.services.fabric.unicast(createMessage(Message.Type.SYNC_BLOCKS, Uint8Array.of(1)), b.peerId)
-    a.services.fabric.unicast(createMessage(Message.Type.SYNC_BLOCKS, new Uint8Array(256 * 1024)), b.peerId)
+    a.services.fabric.unicast(createMessage(Message.Type.SYNC_BLOCK_ADDED, Uint8Array.of(1)), b.peerId)
+    a.services.fabric.unicast(createMessage(Message.Type.SYNC_BLOCK_ADDED, new Uint8Array(256 * 1024)), b.peerId)
     await atB
-    assert.equal(sample(await scrape(), 'libp2p_fabric_messages_sent_total{type="SYNC_BLOCKS"}'), 2)
+    assert.equal(sample(await scrape(), 'libp2p_fabric_messages_sent_total{type="SYNC_BLOCK_ADDED"}'), 2)
 
     const closed = nextEvent(a.services.fabric, 'peer:closed')
     await b.stop()
