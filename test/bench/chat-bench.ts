@@ -71,7 +71,7 @@ export interface Throughput { name: string, mbps: number }
 
 /** P2: `count` messages of 1 MiB, one way */
 export async function bigMessages (count: number): Promise<Throughput[]> {
-  const msg = createMessage(Message.Type.SYNC_BLOCKS, new Uint8Array(1024 * 1024))
+  const msg = createMessage(Message.Type.CONSENSUS, new Uint8Array(1024 * 1024))
   const mb = count * msg.payload.byteLength / 1e6
 
   let got = 0
