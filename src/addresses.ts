@@ -79,3 +79,40 @@ export function resolveTarget (target: ChatTarget): { peerId: PeerId, dialTarget
 
   return { peerId, dialTarget: addrs }
 }
+
+/** Host components a peer may name for another node (or itself) */
+const DIALABLE_HOSTS = new Set(['ip4', 'ip6', 'dns', 'dns4', 'dns6'])
+
+/**
+ * Why an address a peer gave us (gossip, or its own hello) must not enter the
+ * discovery list, if it must not: only an IP or DNS host over TCP that one of
+ * the node's transports dials (`/ip4|ip6|dns…/<host>/tcp/<port>[/…]/p2p/<id>`;
+ * no `/unix/` socket, no `/memory/`), not an unspecified host
+ * (0.0.0.0, ::) and not one of our own listen addresses - a peer must not
+ * point us at a Unix socket, a local service on another port of ours, or
+ * ourselves.
+ */
+export function peerGivenAddressProblem (addr: Multiaddr, own: Multiaddr[] = [], canDial?: (addr: Multiaddr) => boolean): string | undefined {
+  const parts = addr.getComponents()
+  const [host, port, ...rest] = parts
+  // with the node's transports to ask, whatever they dial over an IP or DNS host; without, plain TCP
+  const dialable = canDial == null ? rest.every(c => c.name === 'p2p') && rest.length <= 1 : canDial(addr)
+
+  if (host == null || !DIALABLE_HOSTS.has(host.name) || port?.name !== 'tcp' || !dialable) {
+    return `${addr.toString().slice(0, 200)} is not an address this node dials (an IP or DNS host, TCP, a transport it has)`
+  }
+
+  if (host.value === '0.0.0.0' || host.value === '::' || host.value === '0:0:0:0:0:0:0:0') {
+    return `${addr.toString()} names no host`
+  }
+
+  for (const mine of own) {
+    const [h, p] = mine.getComponents()
+
+    if (h?.value === host.value && p?.name === 'tcp' && p.value === port.value) {
+      return `${addr.toString()} is one of this node's own addresses`
+    }
+  }
+
+  return undefined
+}

@@ -91,6 +91,8 @@ export class FabricPeer implements Startable, FabricPeerInterface {
       maxEntries: resolved.maxDiscoveryEntries,
       backoffInitial: resolved.dialBackoffInitial,
       backoffMax: resolved.dialBackoffMax,
+      ownAddresses: () => components.addressManager.getAddresses(),
+      canDial: components.transportManager == null ? undefined : (addr) => components.transportManager?.dialTransportForMultiaddr(addr) != null,
       log: components.logger.forComponent('libp2p:fabric:discovery'),
       onChange: () => { this.#listStore?.schedule(() => this.discovery.addresses()) }
     })

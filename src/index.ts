@@ -46,7 +46,7 @@ import type { RemoteLedger } from './sync/remote-ledger.js'
 import type { BlockchainInfo, Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
 import type { AbortOptions, ComponentLogger, Metrics, PeerId, PeerStore, PrivateKey, TypedEventTarget } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
-import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { AddressManager, ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'
 
 export interface FabricPeerInit {
   /**
@@ -293,6 +293,8 @@ export interface FabricPeerComponents {
   registrar: Registrar
   connectionManager: ConnectionManager
   addressManager: AddressManager
+  /** Which addresses the node can dial: a peer's address none of its transports dials is not taken */
+  transportManager?: TransportManager
   logger: ComponentLogger
   /**
    * libp2p's metrics component, when the node has one (e.g.

@@ -1,7 +1,7 @@
 import { InvalidParametersError, peerDiscoverySymbol } from '@libp2p/interface'
 import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
-import { peerIdOf } from '../addresses.js'
+import { peerGivenAddressProblem, peerIdOf } from '../addresses.js'
 import { DIAL_BACKOFF_INITIAL, DIAL_BACKOFF_MAX, DISCOVERY_TAG, DISCOVERY_TAG_VALUE, MAX_ADDRESSES_PER_NODE, PEER_TYPE_METADATA } from '../constants.js'
 import { PeerEndpoint } from '../pb/fabric.js'
 import type { Logger, PeerData, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerStore } from '@libp2p/interface'
@@ -62,6 +62,10 @@ export interface DiscoveryComponents {
 export interface DiscoveryInit {
   /** Most nodes the list holds */
   maxEntries: number
+  /** This node's own addresses: a peer naming one of them for a node is not believed */
+  ownAddresses?(): Multiaddr[]
+  /** Whether one of the node's transports dials an address (peers' addresses it cannot dial are not taken) */
+  canDial?(addr: Multiaddr): boolean
   /** The wait after a node's first failed dial, doubled per failure in a row (default DIAL_BACKOFF_INITIAL) */
   backoffInitial?: number
   /** The longest wait between dials of a failing node (default DIAL_BACKOFF_MAX) */
@@ -156,6 +160,13 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       const peerId = peerIdOf(addr)
 
       if (peerId == null || peerId.toString() !== endpoint.ID?.name) {
+        return false
+      }
+
+      const problem = peerGivenAddressProblem(addr, this.init.ownAddresses?.(), this.init.canDial)
+
+      if (problem != null) {
+        this.init.log('not adding %p from %s: %s', peerId, confirmed ? 'its hello' : 'gossip', problem)
         return false
       }
 
