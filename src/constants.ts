@@ -21,7 +21,7 @@ export const DISCOVERY_FANOUT = 8
 /** `peer.validator.enabled` */
 export const VALIDATOR = true
 
-/** `peer.consensus.buffersize`: frames that may wait in one peer's send queue. */
+/** `peer.validator.consensus.buffersize`: frames that may wait in one peer's send queue. */
 export const SEND_QUEUE_SIZE = 1_000
 
 /**

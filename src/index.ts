@@ -202,7 +202,7 @@ export interface FabricPeerInit {
   maxMessageSize?: number
 
   /**
-   * Frames that may wait in one peer's send queue (`peer.consensus.buffersize`).
+   * Frames that may wait in one peer's send queue (`peer.validator.consensus.buffersize`).
    * Sending beyond it throws `SendQueueFullError` for that peer only.
    *
    * @default 1000

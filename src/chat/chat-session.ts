@@ -298,7 +298,7 @@ export class ChatSession implements MessageHandler {
   }
 
   /**
-   * Send to the peer. A full queue (v0.6's consensus.buffersize) throws
+   * Send to the peer. A full queue (v0.6's peer.validator.consensus.buffersize) throws
    * SendQueueFullError for this peer only: backpressure for a peer that is
    * slower than we write; the chat stream reports one that has stopped reading.
    */
