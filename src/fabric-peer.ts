@@ -1,4 +1,5 @@
 import { peerDiscoverySymbol, serviceCapabilities } from '@libp2p/interface'
+import { MemoryDatastore } from 'datastore-core'
 import { TypedEventEmitter } from 'main-event'
 import { ChatRegistry } from './chat/chat-registry.js'
 import { PeerExchange } from './chat/peer-exchange.js'
@@ -175,6 +176,14 @@ export class FabricPeer implements Startable, FabricPeerInterface {
     await this.#chats.start()
     await this.#transactions.start()
     this.#listStore?.open()
+
+    if (this.#listStore != null && (this.components.datastore instanceof MemoryDatastore || this.components.datastore?.constructor?.name === 'MemoryDatastore')) {
+      // libp2p's default datastore: the list is "persisted" to memory and lost at exit
+      const message = 'persist is on, but the node\'s datastore is in memory (libp2p\'s default): the discovery list will not survive a restart; give createLibp2p a datastore (datastore-level) or set persist: false'
+      this.log.error(message)
+      this.#events.safeDispatchEvent('warning', { detail: { message } })
+    }
+
     await restoreDiscovery(this.discovery, this.components.peerStore, await this.loadDiscoveryList(), this.init.rootNodes, this.log)
     await this.init.engine?.start?.(this)
     this.started = true
