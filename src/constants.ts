@@ -306,3 +306,9 @@ export const SYNC_READ_AHEAD = 8
 
 /** Of the MAX_SYNC_ANSWERS answer turns, these are kept for validators: any number of non-validators cannot crowd out a catching-up validator */
 export const SYNC_VALIDATOR_TURNS = 4
+
+/** The share of the discovery list one peer's gossip may fill (nodes it named that nobody has confirmed since) */
+export const GOSSIP_SHARE = 1 / 8
+
+/** See GOSSIP_SHARE: at least this many, for small lists */
+export const GOSSIP_SHARE_MIN = 64

@@ -57,3 +57,43 @@ describe('addresses a peer gives us', () => {
     assert.match(peerGivenAddressProblem(multiaddr(`/ip4/10.0.0.1/tcp/7051/p2p/${id}`), [multiaddr('/ip4/10.0.0.1/tcp/7051')]) ?? '', /own addresses/)
   })
 })
+
+describe('a peer flooding DISC_PEERS', () => {
+  it('fills at most its share of the discovery list (1/8): nodes another peer gossips later still enter', async () => {
+    const maxDiscoveryEntries = 800
+    const share = Math.max(64, maxDiscoveryEntries / 8)
+    // a short discovery period: gossip is taken from a peer at most every half of it
+    const victim = await node({ maxDiscoveryEntries, discoveryPeriod: 200 })
+    const flooder = track(await FakePeer.create())
+    const honest = track(await FakePeer.create())
+    await flooder.hello(victim.getMultiaddrs(), PeerEndpoint.Type.NON_VALIDATOR)
+    await honest.hello(victim.getMultiaddrs(), PeerEndpoint.Type.VALIDATOR)
+    await waitFor(() => victim.services.fabric.isEstablished(honest.node.peerId), 'both chats')
+
+    const gossip = async (count: number, port: number): Promise<Uint8Array> => PeersMessage.encode({
+      peers: await Promise.all(Array.from({ length: count }, async (_, i) => {
+        const id = await someId()
+        return { ID: { name: id }, address: `/ip4/127.0.0.${1 + (i % 200)}/tcp/${port + i}/p2p/${id}`, type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }
+      }))
+    })
+
+    // the flood: 4 messages of 400 new nodes, each after the victim takes gossip from it again
+    for (let round = 0; round < 4; round++) {
+      flooder.send(createMessage(Message.Type.DISC_PEERS, await gossip(400, 20_000 + round * 400)))
+      await new Promise(resolve => setTimeout(resolve, 150))
+    }
+
+    // counted by the ports each side used, so the count does not depend on how the list keeps its books
+    const listed = (from: number, to: number): number => [...victim.services.fabric.discovery.values()]
+      .filter(n => n.addresses.some(a => { const port = Number(a.getComponents()[1]?.value); return port >= from && port < to })).length
+    await waitFor(() => listed(20_000, 21_600) >= share, 'the flooder at its share')
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.equal(listed(20_000, 21_600), share, 'the flooder has exactly its share, no more')
+    assert.equal(victim.services.fabric.discovery.learnedFromPeer(flooder.node.peerId), share)
+
+    honest.send(createMessage(Message.Type.DISC_PEERS, await gossip(50, 40_000)))
+    await waitFor(() => listed(40_000, 40_050) === 50, 'the honest peer\'s 50 nodes in the list', 3_000)
+    assert.equal(victim.services.fabric.discovery.learnedFromPeer(honest.node.peerId), 50)
+    assert.ok(victim.services.fabric.discovery.size <= maxDiscoveryEntries)
+  })
+})

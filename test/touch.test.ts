@@ -167,9 +167,9 @@ describe('peer exchange limits', () => {
     assert.equal(target.services.fabric.discovery.size, sizeBefore)
   })
 
-  it('DISC_PEERS floods are throttled, valid gossip fills the list only to its cap, and real dials per tick stay within touchMaxNodes', async () => {
-    // peerExchangeInterval = discoveryPeriod / 2 = 1 s
-    const target = await createNode({ fabric: { discoveryPeriod: 2_000, touchPeriod: 100, touchMaxNodes: 5, maxDiscoveryEntries: 1_500, maxPeersPerMessage: 1_000, dialTimeout: 500 } })
+  it('DISC_PEERS floods are throttled, one peer\'s valid gossip fills the list only to its share, and real dials per tick stay within touchMaxNodes', async () => {
+    // peerExchangeInterval = discoveryPeriod / 2 = 1 s; one peer's share of the list is 1/8: 2 000
+    const target = await createNode({ fabric: { discoveryPeriod: 2_000, touchPeriod: 100, touchMaxNodes: 5, maxDiscoveryEntries: 16_000, maxPeersPerMessage: 1_000, dialTimeout: 500 } })
     const fake = await FakePeer.create()
     running.push(target, fake)
     const fabric = target.services.fabric
@@ -197,15 +197,16 @@ describe('peer exchange limits', () => {
     await new Promise(resolve => setTimeout(resolve, 500))
     assert.ok(fabric.discovery.size < 1_100, `${fabric.discovery.size} nodes: the burst was not throttled`)
 
-    // spaced out, the rest is taken until the cap
+    // spaced out, the rest is taken until the peer's share (2 000 gossiped nodes, plus the peer itself)
     for (const b of batches.slice(2)) {
       await new Promise(resolve => setTimeout(resolve, 1_100))
       fake.send(createMessage(Message.Type.DISC_PEERS, b))
     }
-    await waitFor(() => fabric.discovery.size >= 1_500, 'the list to fill', 10_000)
+    await waitFor(() => fabric.discovery.size >= 2_001, 'the peer\'s share to fill', 10_000)
     await new Promise(resolve => setTimeout(resolve, 800))
 
-    assert.equal(fabric.discovery.size, 1_500)
+    assert.equal(fabric.discovery.size, 2_001)
+    assert.equal(fabric.discovery.learnedFromPeer(fake.node.peerId), 2_000)
     assert.ok(tickTimes.length >= 5)
     for (let i = 0; i + 1 < tickTimes.length; i++) {
       const inWindow = dialTimes.filter(t => t >= tickTimes[i] && t < tickTimes[i + 1]).length

@@ -124,7 +124,7 @@ export class PeerExchange implements Startable {
     let added = 0
 
     for (const endpoint of peers) {
-      if (discovery.addEndpoint(endpoint)) {
+      if (discovery.addEndpoint(endpoint, false, session.remotePeer)) {
         added++
       }
     }

@@ -2,7 +2,7 @@ import { InvalidParametersError, peerDiscoverySymbol } from '@libp2p/interface'
 import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { peerGivenAddressProblem, peerIdOf } from '../addresses.js'
-import { DIAL_BACKOFF_INITIAL, DIAL_BACKOFF_MAX, DISCOVERY_TAG, DISCOVERY_TAG_VALUE, MAX_ADDRESSES_PER_NODE, PEER_TYPE_METADATA } from '../constants.js'
+import { DIAL_BACKOFF_INITIAL, DIAL_BACKOFF_MAX, DISCOVERY_TAG, DISCOVERY_TAG_VALUE, GOSSIP_SHARE, GOSSIP_SHARE_MIN, MAX_ADDRESSES_PER_NODE, PEER_TYPE_METADATA } from '../constants.js'
 import { PeerEndpoint } from '../pb/fabric.js'
 import type { Logger, PeerData, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerStore } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -39,6 +39,8 @@ export interface DiscoveryNode {
 /** The node as Discovery keeps it */
 interface Node {
   readonly peerId: PeerId
+  /** The peer whose gossip brought it in, until it is confirmed (its hello, a root node, the user): counted against that peer's share */
+  learnedFrom?: string
   addresses: Multiaddr[]
   readonly pinned: Set<string>
   type: PeerEndpoint.Type
@@ -95,6 +97,10 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
   private readonly components: DiscoveryComponents
   private readonly init: DiscoveryInit
   private readonly nodes = new Map<string, Node>()
+  /** Gossiped nodes in the list, by the peer whose gossip brought them in */
+  private readonly learned = new Map<string, number>()
+  /** The most nodes one peer's gossip may have in the list: GOSSIP_SHARE of it */
+  private readonly gossipShare: number
   /** At most one pending peer store write per peer, the latest state wins */
   private readonly storeQueue = new Map<string, { peerId: PeerId, data: PeerData }>()
   private storeWorker?: Promise<void>
@@ -103,6 +109,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     super()
     this.components = components
     this.init = init
+    this.gossipShare = Math.max(GOSSIP_SHARE_MIN, Math.floor(init.maxEntries * GOSSIP_SHARE))
   }
 
   readonly [peerDiscoverySymbol] = this
@@ -138,7 +145,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
    *
    * @returns true if it is in the list afterwards
    */
-  addEndpoint (endpoint: PeerEndpoint, confirmed = false): boolean {
+  addEndpoint (endpoint: PeerEndpoint, confirmed = false, from?: PeerId): boolean {
     if (endpoint.address === '' || !isKnownType(endpoint.type)) {
       return false
     }
@@ -170,7 +177,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
         return false
       }
 
-      return this.add(peerId, addr, endpoint.type, confirmed ? 'hello' : 'gossip')
+      return this.add(peerId, addr, endpoint.type, confirmed ? 'hello' : 'gossip', from?.toString())
     } catch {
       return false
     }
@@ -277,7 +284,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     await this.storeWorker
   }
 
-  private add (peerId: PeerId, addr: Multiaddr, type: PeerEndpoint.Type, source: Source): boolean {
+  private add (peerId: PeerId, addr: Multiaddr, type: PeerEndpoint.Type, source: Source, from?: string): boolean {
     if (peerId.equals(this.components.peerId)) {
       return false
     }
@@ -286,6 +293,12 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     const node = this.nodes.get(peerId.toString())
 
     if (node == null) {
+      if (source === 'gossip' && from != null && (this.learned.get(from) ?? 0) >= this.gossipShare) {
+        // no single peer's gossip owns the list
+        this.init.log('%p has %d gossiped nodes in the list, its share: not adding %p', from, this.gossipShare, peerId)
+        return false
+      }
+
       if (this.nodes.size >= this.init.maxEntries && !this.evictForNewcomer(source)) {
         this.init.log('discovery list is full (%d nodes), not adding %p', this.init.maxEntries, peerId)
         return false
@@ -302,8 +315,10 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
         connected: source === 'hello',
         lastSeen: now,
         failures: 0,
-        nextDialAt: 0
+        nextDialAt: 0,
+        learnedFrom: source === 'gossip' ? from : undefined
       }
+      this.credit(fresh, 1)
       this.nodes.set(peerId.toString(), fresh)
       this.writePeerStore(fresh)
       this.init.onChange?.()
@@ -312,6 +327,12 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     }
 
     let changed = false
+
+    if (source !== 'gossip' && node.learnedFrom != null) {
+      // confirmed by itself, a root list or the user: no longer the gossiper's
+      this.credit(node, -1)
+      node.learnedFrom = undefined
+    }
 
     if (source === 'hello') {
       node.connected = true
@@ -391,7 +412,21 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     return victim != null
   }
 
+  /** Count a node for or against the peer whose gossip brought it in */
+  private credit (node: Node, by: 1 | -1): void {
+    if (node.learnedFrom == null) return
+    const count = (this.learned.get(node.learnedFrom) ?? 0) + by
+    if (count <= 0) this.learned.delete(node.learnedFrom)
+    else this.learned.set(node.learnedFrom, count)
+  }
+
+  /** Nodes in the list that a peer's gossip brought in (and nobody confirmed since) */
+  learnedFromPeer (peer: PeerId): number {
+    return this.learned.get(peer.toString()) ?? 0
+  }
+
   private delete (node: Node): void {
+    this.credit(node, -1)
     this.nodes.delete(node.peerId.toString())
     this.queueStoreWrite(node.peerId, { tags: { [DISCOVERY_TAG]: undefined } })
   }
