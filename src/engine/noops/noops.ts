@@ -116,6 +116,8 @@ export class NoopsEngine implements Engine {
       // a claim lasts as long as the chat that made it (a peer that comes back says hello again):
       // the claims held are bounded by the chats
       this.catchUp.drop(evt.detail.peerId)
+      this.slow.delete(evt.detail.peerId.toString())
+      this.refusals.delete(evt.detail.peerId.toString())
       this.pruneDistrust()
     }
     this.onEstablished = (evt) => {
