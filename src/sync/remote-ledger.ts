@@ -263,7 +263,7 @@ export class ChatRemoteLedger implements RemoteLedger {
     }
   }
 
-  /** An abandoned request's slot is freed when its last frame comes, or after `timeout` of quiet */
+  /** An abandoned request's slot is freed when its last frame comes, or `timeout` after it was given up, whichever is first */
   private drainLater (request: Pending, timeout: number): void {
     clearTimeout(request.drainTimer)
     request.drainTimer = setTimeout(() => {

@@ -171,7 +171,7 @@ export class CatchUp {
       // the sequencer asks every validator that claims more than it has (one
       // that did not claim more has nothing it lacks: only the sequencer makes
       // blocks); a follower only the sequencer whose claim it checks
-      const sources = this.ctx.sequencer() == null ? unique(claims.map(c => c.peer)) : [target.peer]
+      const sources = this.ctx.sequencer() == null ? claims.map(c => c.peer) : [target.peer]
       let progressed = false
 
       for (const source of sources) {
@@ -269,14 +269,4 @@ export class CatchUp {
       this.ctx.distrust(target.peer, `its block ${target.height - 1} is not ours: another chain (a fork, or a lie)`)
     }
   }
-}
-
-function unique (peers: PeerId[]): PeerId[] {
-  const seen = new Set<string>()
-  return peers.filter(peer => {
-    const key = peer.toString()
-    if (seen.has(key)) return false
-    seen.add(key)
-    return true
-  })
 }
