@@ -355,7 +355,13 @@ describe('hostile peers on the chat protocol (issue 13)', () => {
     await attacker.hello(target.getMultiaddrs())
     const consensus = frame(createMessage(Message.Type.CONSENSUS))
     for (let i = 0; i < 1_400; i++) attacker.stream!.send(consensus)
-    await waitFor(() => target.services.fabric.usage().inboxFrames >= 1_000, 'the inbox to fill')
+    // paused: a whole frame waits undecoded (a chat that reads decodes every
+    // whole frame as it arrives). The inbox then holds 1 000 frames less the
+    // batch (up to 256) its reader took before the engine stalled it
+    await waitFor(() => {
+      const usage = target.services.fabric.usage()
+      return usage.inboxFrames >= 1_000 - 256 && usage.undecodedBytes >= consensus.byteLength
+    }, 'the chat to pause with its inbox full')
     await new Promise(resolve => setTimeout(resolve, 100))
 
     const bulk = await attacker.node.dialProtocol(target.getMultiaddrs(), TRANSACTION_PROTOCOL)
