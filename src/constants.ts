@@ -312,3 +312,29 @@ export const GOSSIP_SHARE = 1 / 8
 
 /** See GOSSIP_SHARE: at least this many, for small lists */
 export const GOSSIP_SHARE_MIN = 64
+
+/** The window in which one peer's gossip may add at most a quarter of its share (GOSSIP_SHARE) of new nodes */
+export const GOSSIP_PERIOD = 60_000
+
+/**
+ * What a gossiped node whose dial proved it bogus costs the peer that named
+ * it, in entries of its share: nothing listening, another peer answering, or
+ * no chat protocol. A dial that merely timed out costs GOSSIP_FAILED_COST (our
+ * own load can time dials out). A peer whose costs reach its share has its
+ * unconfirmed nodes dropped and its gossip refused until they expire.
+ */
+export const GOSSIP_BOGUS_COST = 8
+export const GOSSIP_FAILED_COST = 2
+
+/** How long a peer's gossip costs count after the last one */
+export const GOSSIP_PENALTY_TTL = 10 * 60_000
+
+/** Dials per second to nodes only gossip vouches for, in all (a burst of as many) */
+export const GOSSIP_DIAL_RATE = 10
+
+/** ...and to any one host (IP address or DNS name): gossip cannot aim the node's dials at a host */
+export const GOSSIP_HOST_DIAL_RATE = 4
+
+/** Peer store metadata key holding a discovery node's state (JSON: addresses, failures, next dial, last seen, source) */
+export const DISCOVERY_STATE_METADATA = 'fabric-discovery'
+

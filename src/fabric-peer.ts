@@ -6,6 +6,7 @@ import { PeerExchange } from './chat/peer-exchange.js'
 import { ConnectionSlots } from './connections/connection-slots.js'
 import { CHAT_GRACE, CONNECTION_CHECK_INTERVAL, CONNECTION_RESERVE, DISCOVERY_LIST_KEY, MAX_ADDRESSES_PER_NODE } from './constants.js'
 import { Discovery } from './discovery/discovery.js'
+import { Libp2pFeed } from './discovery/libp2p-feed.js'
 import { DiscoveryListStore, restoreDiscovery } from './discovery/persistence.js'
 import { selfEndpoint } from './endpoint.js'
 import { resolveInit } from './init.js'
@@ -54,6 +55,7 @@ export class FabricPeer implements Startable, FabricPeerInterface {
   readonly #touch: TouchLoop
   readonly #slots: ConnectionSlots
   readonly #listStore?: DiscoveryListStore
+  readonly #feed: Libp2pFeed
   /** Only with a libp2p `metrics` component */
   private readonly metrics?: FabricMetrics
   private started = false
@@ -153,6 +155,12 @@ export class FabricPeer implements Startable, FabricPeerInterface {
       onTick: (tick) => { this.#events.safeDispatchEvent('touch', { detail: tick }) }
     })
 
+    this.#feed = new Libp2pFeed(components, {
+      discovery: this.discovery,
+      log: components.logger.forComponent('libp2p:fabric:discovery:libp2p'),
+      onLearned: () => { this.#touch.nudge() }
+    })
+
     this.#slots = new ConnectionSlots(components, {
       events: this.#events,
       isEstablished: (peerId) => this.#chats.isEstablished(peerId),
@@ -184,11 +192,12 @@ export class FabricPeer implements Startable, FabricPeerInterface {
       this.#events.safeDispatchEvent('warning', { detail: { message } })
     }
 
-    await restoreDiscovery(this.discovery, this.components.peerStore, await this.loadDiscoveryList(), this.init.rootNodes, this.log)
+    await restoreDiscovery(this.discovery, this.components.peerStore, this.#listStore == null ? undefined : await this.loadDiscoveryList(), this.init.rootNodes, this.log)
     await this.init.engine?.start?.(this)
     this.started = true
     this.#chats.open()
     this.#exchange.start()
+    this.#feed.start()
   }
 
   /** The touch loop starts once libp2p listens, so our hellos carry a dialable address */
@@ -203,6 +212,7 @@ export class FabricPeer implements Startable, FabricPeerInterface {
    */
   async beforeStop (): Promise<void> {
     this.started = false
+    this.#feed.stop()
     this.#exchange.stop()
     this.#touch.stop()
     await this.init.engine?.stop?.()

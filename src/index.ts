@@ -44,7 +44,7 @@ import type { TouchTick } from './touch/touch-loop.js'
 import type { Ledger } from './ledger.js'
 import type { RemoteLedger } from './sync/remote-ledger.js'
 import type { BlockchainInfo, Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
-import type { AbortOptions, ComponentLogger, Metrics, PeerId, PeerStore, PrivateKey, TypedEventTarget } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Libp2pEvents, Metrics, PeerId, PeerStore, PrivateKey, TypedEventTarget } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { AddressManager, ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'
 
@@ -295,6 +295,8 @@ export interface FabricPeerComponents {
   addressManager: AddressManager
   /** Which addresses the node can dial: a peer's address none of its transports dials is not taken */
   transportManager?: TransportManager
+  /** libp2p's node-wide events: peers identify finds speaking the chat protocol, and those the node's peer discovery reports, join the discovery list */
+  events?: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
   /**
    * libp2p's metrics component, when the node has one (e.g.

@@ -152,7 +152,10 @@ describe('persisted discovery list', () => {
 
       const node = await createNode({ ...store, fabric: { touchPeriod: 0 } })
       nodes.push(node)
-      assert.equal(node.services.fabric.discovery.size, new Set(list.addresses).size, `round ${round}`)
+      // every node of the record, and perhaps more: the peer store (written
+      // per node) may be ahead of the record (written after PERSIST_DELAY)
+      for (const address of list.addresses) assert.ok(node.services.fabric.discovery.findNode(address), `round ${round}: ${address}`)
+      assert.ok(node.services.fabric.discovery.size >= new Set(list.addresses).size, `round ${round}`)
       await node.stop()
       await store.datastore.close()
       stores.pop()

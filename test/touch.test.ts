@@ -167,9 +167,9 @@ describe('peer exchange limits', () => {
     assert.equal(target.services.fabric.discovery.size, sizeBefore)
   })
 
-  it('DISC_PEERS floods are throttled, one peer\'s valid gossip fills the list only to its share, and real dials per tick stay within touchMaxNodes', async () => {
-    // peerExchangeInterval = discoveryPeriod / 2 = 1 s; one peer's share of the list is 1/8: 2 000
-    const target = await createNode({ fabric: { discoveryPeriod: 2_000, touchPeriod: 100, touchMaxNodes: 5, maxDiscoveryEntries: 16_000, maxPeersPerMessage: 1_000, dialTimeout: 500 } })
+  it('DISC_PEERS floods are throttled, one peer\'s gossip adds at most its count per period, and real dials stay within touchMaxNodes per tick and the gossip dial pace', async () => {
+    // peerExchangeInterval = discoveryPeriod / 2 = 1 s; one peer's share of the list is 1/8 (4 000), of which a quarter (1 000) per GOSSIP_PERIOD
+    const target = await createNode({ fabric: { discoveryPeriod: 2_000, touchPeriod: 100, touchMaxNodes: 5, maxDiscoveryEntries: 32_000, maxPeersPerMessage: 1_000, dialTimeout: 500 } })
     const fake = await FakePeer.create()
     running.push(target, fake)
     const fabric = target.services.fabric
@@ -180,7 +180,10 @@ describe('peer exchange limits', () => {
     const chatWithPeer = fabric.chatWithPeer.bind(fabric)
     fabric.chatWithPeer = async (peer, options) => { dialTimes.push(performance.now()); return chatWithPeer(peer, options) }
     fabric.addEventListener('touch', () => { tickTimes.push(performance.now()) })
+    let added = 0
+    fabric.discovery.addEventListener('peer', () => { added++ })
     await fake.hello(target.getMultiaddrs())
+    added = 0
 
     const batch = async (): Promise<Uint8Array> => PeersMessage.encode({
       peers: await Promise.all(Array.from({ length: 1_000 }, async (_, i) => {
@@ -193,27 +196,33 @@ describe('peer exchange limits', () => {
     // a burst: the second message arrives within peerExchangeInterval and is ignored
     fake.send(createMessage(Message.Type.DISC_PEERS, batches[0]))
     fake.send(createMessage(Message.Type.DISC_PEERS, batches[1]))
-    await waitFor(() => fabric.discovery.size >= 1_000, 'the first batch')
+    await waitFor(() => added >= 1_000, 'the first batch')
     await new Promise(resolve => setTimeout(resolve, 500))
-    assert.ok(fabric.discovery.size < 1_100, `${fabric.discovery.size} nodes: the burst was not throttled`)
+    assert.equal(added, 1_000, 'the burst was not throttled')
 
-    // spaced out, the rest is taken until the peer's share (2 000 gossiped nodes, plus the peer itself)
+    // spaced out, the rest is refused: the peer's count for this period is spent
     for (const b of batches.slice(2)) {
       await new Promise(resolve => setTimeout(resolve, 1_100))
       fake.send(createMessage(Message.Type.DISC_PEERS, b))
     }
-    await waitFor(() => fabric.discovery.size >= 2_001, 'the peer\'s share to fill', 10_000)
-    await new Promise(resolve => setTimeout(resolve, 800))
+    await new Promise(resolve => setTimeout(resolve, 1_500))
 
-    assert.equal(fabric.discovery.size, 2_001)
-    assert.equal(fabric.discovery.learnedFromPeer(fake.node.peerId), 2_000)
+    assert.equal(fabric.discovery.gossipRate, 1_000)
+    assert.equal(added, 1_000, 'nodes added by the peer\'s gossip in one period')
+    assert.ok(fabric.discovery.learnedFromPeer(fake.node.peerId) <= 1_000)
     assert.ok(tickTimes.length >= 5)
     for (let i = 0; i + 1 < tickTimes.length; i++) {
       const inWindow = dialTimes.filter(t => t >= tickTimes[i] && t < tickTimes[i + 1]).length
       assert.ok(inWindow <= 5, `${inWindow} dials between tick ${i} and ${i + 1}`)
     }
-    assert.ok(dialTimes.length >= 10, 'the touch loop barely dialed')
-    // the fake peer is still chatting: valid gossip is not a violation
+    // every address is on 127.0.0.1: GOSSIP_HOST_DIAL_RATE (4) a second, a burst of 4
+    const first = dialTimes[0]
+    for (const t of dialTimes) {
+      const inSecond = dialTimes.filter(u => u >= t && u < t + 1_000).length
+      assert.ok(inSecond <= 8, `${inSecond} dials to one host within a second`)
+    }
+    assert.ok(dialTimes.length >= 10, `the touch loop barely dialed (${dialTimes.length}, first at ${first})`)
+    // the fake peer is still chatting: its gossip was refused, not the peer
     assert.equal(fabric.isEstablished(fake.node.peerId), true)
   })
 })

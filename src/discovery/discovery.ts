@@ -2,7 +2,7 @@ import { InvalidParametersError, peerDiscoverySymbol } from '@libp2p/interface'
 import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { peerGivenAddressProblem, peerIdOf } from '../addresses.js'
-import { DIAL_BACKOFF_INITIAL, DIAL_BACKOFF_MAX, DISCOVERY_TAG, DISCOVERY_TAG_VALUE, GOSSIP_SHARE, GOSSIP_SHARE_MIN, MAX_ADDRESSES_PER_NODE, PEER_TYPE_METADATA } from '../constants.js'
+import { DIAL_BACKOFF_INITIAL, DIAL_BACKOFF_MAX, DISCOVERY_STATE_METADATA, DISCOVERY_TAG, DISCOVERY_TAG_VALUE, GOSSIP_BOGUS_COST, GOSSIP_FAILED_COST, GOSSIP_PENALTY_TTL, GOSSIP_PERIOD, GOSSIP_SHARE, GOSSIP_SHARE_MIN, MAX_ADDRESSES_PER_NODE, PEER_TYPE_METADATA } from '../constants.js'
 import { PeerEndpoint } from '../pb/fabric.js'
 import type { Logger, PeerData, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerStore } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -34,6 +34,22 @@ export interface DiscoveryNode {
   readonly failures: number
   /** Not to be dialed before this time (ms): the backoff after a failure */
   readonly nextDialAt: number
+  /** Only gossip vouches for it: the PeerId of the peer that named it (its dials are paced, a bogus one costs that peer) */
+  readonly learnedFrom?: string
+}
+
+/** A node's state as the peer store keeps it (metadata DISCOVERY_STATE_METADATA, JSON) */
+export interface StoredNodeState {
+  /** Its addresses, each with `/p2p/<id>`: the peer store forgets addresses it has not seen for an hour, we do not */
+  addresses: string[]
+  pinned: string[]
+  typeConfirmed: boolean
+  connected: boolean
+  addedAt: number
+  lastSeen: number
+  failures: number
+  nextDialAt: number
+  learnedFrom?: string
 }
 
 /** The node as Discovery keeps it */
@@ -51,6 +67,10 @@ interface Node {
   lastSeen: number
   failures: number
   nextDialAt: number
+  /** A failed dial already cost learnedFrom: charged once per node */
+  charged?: boolean
+  /** lastSeen as last written to the peer store */
+  storedLastSeen?: number
 }
 
 /** Something that names a node: a multiaddr ending in `/p2p/<id>`, a PeerId, or its string */
@@ -77,7 +97,12 @@ export interface DiscoveryInit {
   onChange?(): void
 }
 
-type Source = 'user' | 'root' | 'hello' | 'gossip'
+/**
+ * Where a node came from: the user (addNode), the root node list, its own
+ * hello, libp2p (the node's peer discovery or identify said it speaks the chat
+ * protocol), a peer's gossip, or the peer store at start
+ */
+type Source = 'user' | 'root' | 'hello' | 'libp2p' | 'gossip'
 
 /**
  * Fabric v0.6's discovery list (`DiscoveryImpl`), keyed by PeerId and made
@@ -101,6 +126,12 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
   private readonly learned = new Map<string, number>()
   /** The most nodes one peer's gossip may have in the list: GOSSIP_SHARE of it */
   private readonly gossipShare: number
+  /** New gossiped nodes per source in the current GOSSIP_PERIOD: [window start, count] */
+  private readonly gossipWindows = new Map<string, [number, number]>()
+  /** What bogus gossip has cost each source, in share entries: [cost, time of the last] */
+  private readonly penalties = new Map<string, [number, number]>()
+  /** The most new nodes one peer's gossip may add per GOSSIP_PERIOD */
+  private readonly gossipPerPeriod: number
   /** At most one pending peer store write per peer, the latest state wins */
   private readonly storeQueue = new Map<string, { peerId: PeerId, data: PeerData }>()
   private storeWorker?: Promise<void>
@@ -110,6 +141,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     this.components = components
     this.init = init
     this.gossipShare = Math.max(GOSSIP_SHARE_MIN, Math.floor(init.maxEntries * GOSSIP_SHARE))
+    this.gossipPerPeriod = Math.max(GOSSIP_SHARE_MIN, Math.floor(this.gossipShare / 4))
   }
 
   readonly [peerDiscoverySymbol] = this
@@ -184,6 +216,97 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
   }
 
   /**
+   * Add a peer that libp2p says speaks the chat protocol (identify's protocol
+   * list, or the peer store's for a peer the node's peer discovery reported),
+   * with the addresses it gave: those the node cannot dial, or its own, are
+   * left out. Like a hello, it is admitted to a full list in place of a node
+   * only gossip vouches for; its role stays unknown until its hello.
+   *
+   * @returns true if it is in the list afterwards
+   */
+  addDiscovered (peerId: PeerId, addresses: Multiaddr[]): boolean {
+    const suffix = `/p2p/${peerId.toString()}`
+    let added = false
+
+    for (const address of addresses) {
+      try {
+        const addr = peerIdOf(address) == null ? address.encapsulate(suffix) : address
+
+        if (peerIdOf(addr)?.equals(peerId) !== true) {
+          continue
+        }
+
+        const problem = peerGivenAddressProblem(addr, this.init.ownAddresses?.(), this.init.canDial)
+
+        if (problem != null) {
+          this.init.log.trace('not taking %a for %p: %s', addr, peerId, problem)
+          continue
+        }
+
+        added = this.add(peerId, addr, PeerEndpoint.Type.UNDEFINED, 'libp2p') || added
+      } catch {
+        // an address we cannot parse or extend: skip it
+      }
+    }
+
+    return added
+  }
+
+  /**
+   * A node as the peer store kept it (at start): its role, addresses and
+   * state. Its last-seen time starts again now (the node's own downtime is not
+   * the peers' fault); failures and the backoff carry on. Root flags do not:
+   * the configured root nodes are added after this.
+   *
+   * @returns true if it is in the list afterwards
+   */
+  restore (peerId: PeerId, type: PeerEndpoint.Type, state: StoredNodeState): boolean {
+    const addresses: Multiaddr[] = []
+
+    for (const address of state.addresses) {
+      try {
+        const addr = multiaddr(address)
+
+        if (peerIdOf(addr)?.equals(peerId) === true && !addresses.some(a => a.equals(addr))) {
+          addresses.push(addr)
+        }
+      } catch {
+        // a damaged address: the others still serve
+      }
+    }
+
+    if (addresses.length === 0 || peerId.equals(this.components.peerId) || this.nodes.has(peerId.toString()) || this.nodes.size >= this.init.maxEntries) {
+      return this.nodes.has(peerId.toString())
+    }
+
+    const now = Date.now()
+    const node: Node = {
+      peerId,
+      addresses: addresses.slice(-MAX_ADDRESSES_PER_NODE),
+      pinned: new Set(state.pinned.filter(p => addresses.some(a => a.toString() === p))),
+      type: isKnownType(type) ? type : PeerEndpoint.Type.UNDEFINED,
+      typeConfirmed: state.typeConfirmed && isKnownType(type),
+      root: false,
+      addedAt: Math.min(now, finite(state.addedAt, now)),
+      connected: state.connected,
+      lastSeen: now,
+      failures: Math.max(0, Math.floor(finite(state.failures, 0))),
+      nextDialAt: Math.min(finite(state.nextDialAt, 0), now + (this.init.backoffMax ?? DIAL_BACKOFF_MAX)),
+      learnedFrom: typeof state.learnedFrom === 'string' ? state.learnedFrom : undefined
+    }
+
+    if (node.learnedFrom != null && (this.learned.get(node.learnedFrom) ?? 0) >= this.gossipShare) {
+      return false
+    }
+
+    this.credit(node, 1)
+    this.nodes.set(peerId.toString(), node)
+    this.init.onChange?.()
+    this.safeDispatchEvent('peer', { detail: { id: peerId, multiaddrs: transportAddresses(node) } })
+    return true
+  }
+
+  /**
    * Remove a node. v0.6 only marked it invalid; here it is gone, and untagged in the peer store.
    *
    * @returns true if it was in the list
@@ -229,6 +352,11 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
 
     if (node != null) {
       node.lastSeen = now
+
+      // the peer store learns it now and then, not on every touch tick
+      if (now - (node.storedLastSeen ?? 0) > STORED_LAST_SEEN_STEP) {
+        this.writePeerStore(node)
+      }
     }
   }
 
@@ -236,9 +364,10 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
   dialSucceeded (ref: NodeRef): void {
     const node = this.find(ref)
 
-    if (node != null) {
+    if (node != null && (node.failures > 0 || node.nextDialAt > 0)) {
       node.failures = 0
       node.nextDialAt = 0
+      this.writePeerStore(node)
     }
   }
 
@@ -247,13 +376,39 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
    * growing, jittered time (backoffInitial x 2^(failures-1) x 0.5-1.5, at most
    * backoffMax).
    *
-   * @returns ms until it is due again (0 when it is not in the list)
+   * A node only gossip vouched for costs the peer that named it: a dial that
+   * proves it bogus (`err` says nothing listens, another peer answered, or it
+   * does not speak the chat protocol) removes it and costs GOSSIP_BOGUS_COST
+   * entries of that peer's share, any other failure GOSSIP_FAILED_COST, once.
+   *
+   * @returns ms until it is due again (0 when it is not, or no longer, in the list)
    */
-  dialFailed (ref: NodeRef): number {
+  dialFailed (ref: NodeRef, err?: unknown): number {
     const node = this.find(ref)
 
     if (node == null) {
       return 0
+    }
+
+    if (node.learnedFrom != null) {
+      const bogus = isBogusDial(err)
+
+      if (!node.charged || bogus) {
+        node.charged = true
+        const from = node.learnedFrom
+
+        if (bogus) {
+          this.init.log('gossip from %s named %p, and a dial says it is bogus', from, node.peerId)
+          this.delete(node)
+          this.init.onChange?.()
+        }
+
+        this.penalize(from, bogus ? GOSSIP_BOGUS_COST : GOSSIP_FAILED_COST)
+
+        if (bogus) {
+          return 0
+        }
+      }
     }
 
     node.failures++
@@ -261,7 +416,89 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     const jittered = initial * 2 ** (node.failures - 1) * (0.5 + Math.random())
     const wait = Math.round(Math.min(this.init.backoffMax ?? DIAL_BACKOFF_MAX, jittered))
     node.nextDialAt = Date.now() + wait
+    this.writePeerStore(node)
     return wait
+  }
+
+  /** What bogus gossip has cost a peer, in entries of its share (0 once GOSSIP_PENALTY_TTL has passed since the last) */
+  gossipPenalty (peer: PeerId | string, now = Date.now()): number {
+    const key = peer.toString()
+    const penalty = this.penalties.get(key)
+
+    if (penalty == null) {
+      return 0
+    }
+
+    if (now - penalty[1] > GOSSIP_PENALTY_TTL) {
+      this.penalties.delete(key)
+      return 0
+    }
+
+    return penalty[0]
+  }
+
+  /** How many gossiped nodes a peer may have in the list now: its share less what its bogus gossip cost */
+  gossipAllowance (peer: PeerId | string): number {
+    return Math.max(0, this.gossipShare - this.gossipPenalty(peer))
+  }
+
+  private penalize (from: string, cost: number): void {
+    const now = Date.now()
+    const total = this.gossipPenalty(from, now) + cost
+    this.penalties.set(from, [total, now])
+
+    if (this.penalties.size > MAX_TRACKED_SOURCES) {
+      for (const [key, [, last]] of this.penalties) {
+        if (now - last > GOSSIP_PENALTY_TTL) this.penalties.delete(key)
+      }
+    }
+
+    if (total >= this.gossipShare && (this.learned.get(from) ?? 0) > 0) {
+      // its gossip has cost its whole share: what else it named goes too
+      let dropped = 0
+
+      for (const node of [...this.nodes.values()]) {
+        if (node.learnedFrom === from) {
+          this.delete(node)
+          dropped++
+        }
+      }
+
+      this.init.log('gossip from %s proved bogus %d times: dropped the %d other nodes it named', from, total, dropped)
+      this.init.onChange?.()
+    }
+  }
+
+  /** Whether a source may add one more new node by gossip now (its share, less penalties, and its count this period) */
+  private gossipAdmits (from: string, now: number): boolean {
+    if ((this.learned.get(from) ?? 0) >= this.gossipAllowance(from)) {
+      return false
+    }
+
+    const window = this.gossipWindows.get(from)
+
+    if (window == null || now - window[0] >= GOSSIP_PERIOD) {
+      if (this.gossipWindows.size > MAX_TRACKED_SOURCES) {
+        for (const [key, [start]] of this.gossipWindows) {
+          if (now - start >= GOSSIP_PERIOD) this.gossipWindows.delete(key)
+        }
+      }
+
+      this.gossipWindows.set(from, [now, 1])
+      return true
+    }
+
+    if (window[1] >= this.gossipPerPeriod) {
+      return false
+    }
+
+    window[1]++
+    return true
+  }
+
+  /** New nodes one peer's gossip may add per GOSSIP_PERIOD */
+  get gossipRate (): number {
+    return this.gossipPerPeriod
   }
 
   private find (ref: NodeRef): Node | undefined {
@@ -293,9 +530,9 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     const node = this.nodes.get(peerId.toString())
 
     if (node == null) {
-      if (source === 'gossip' && from != null && (this.learned.get(from) ?? 0) >= this.gossipShare) {
-        // no single peer's gossip owns the list
-        this.init.log('%p has %d gossiped nodes in the list, its share: not adding %p', from, this.gossipShare, peerId)
+      if (source === 'gossip' && from != null && !this.gossipAdmits(from, now)) {
+        // no single peer's gossip owns the list, or fills it fast
+        this.init.log.trace('%s is at its gossip share (%d nodes, %d a period): not adding %p', from, this.gossipAllowance(from), this.gossipPerPeriod, peerId)
         return false
       }
 
@@ -332,11 +569,13 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       // confirmed by itself, a root list or the user: no longer the gossiper's
       this.credit(node, -1)
       node.learnedFrom = undefined
+      node.charged = false
+      changed = true
     }
 
     if (source === 'hello') {
+      changed = !node.typeConfirmed || node.type !== type || !node.connected
       node.connected = true
-      changed = !node.typeConfirmed || node.type !== type
       node.typeConfirmed = true
     }
 
@@ -366,6 +605,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       // a new address (a node restarted on another port) is worth a dial now,
       // whatever the old ones' backoff says; the touch loop's caps still apply
       node.nextDialAt = 0
+      changed = true
 
       if (node.addresses.length > MAX_ADDRESSES_PER_NODE) {
         // evict the oldest address nobody pinned; if all are pinned, the newest unpinned one
@@ -388,7 +628,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
    * then the least recently heard of). Gossip never evicts anything.
    */
   private evictForNewcomer (source: Source): boolean {
-    if (source !== 'root' && source !== 'hello') {
+    if (source !== 'root' && source !== 'hello' && source !== 'libp2p') {
       return false
     }
 
@@ -428,13 +668,34 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
   private delete (node: Node): void {
     this.credit(node, -1)
     this.nodes.delete(node.peerId.toString())
-    this.queueStoreWrite(node.peerId, { tags: { [DISCOVERY_TAG]: undefined } })
+    this.queueStoreWrite(node.peerId, { tags: { [DISCOVERY_TAG]: undefined }, metadata: { [DISCOVERY_STATE_METADATA]: undefined } })
   }
 
+  /**
+   * The peer store holds the node: tagged, its role, its addresses, and its
+   * state (StoredNodeState), so the node's datastore keeps the list across
+   * restarts. Writes are queued, one per peer, the latest state wins.
+   */
   private writePeerStore (node: Node): void {
+    node.storedLastSeen = node.lastSeen
+    const state: StoredNodeState = {
+      addresses: node.addresses.map(a => a.toString()),
+      pinned: [...node.pinned],
+      typeConfirmed: node.typeConfirmed,
+      connected: node.connected,
+      addedAt: node.addedAt,
+      lastSeen: node.lastSeen,
+      failures: node.failures,
+      nextDialAt: node.nextDialAt,
+      learnedFrom: node.learnedFrom
+    }
     this.queueStoreWrite(node.peerId, {
+      multiaddrs: transportAddresses(node),
       tags: { [DISCOVERY_TAG]: { value: DISCOVERY_TAG_VALUE } },
-      metadata: { [PEER_TYPE_METADATA]: Uint8Array.of(typeNumber(node.type)) }
+      metadata: {
+        [PEER_TYPE_METADATA]: Uint8Array.of(typeNumber(node.type)),
+        [DISCOVERY_STATE_METADATA]: new TextEncoder().encode(JSON.stringify(state))
+      }
     })
   }
 
@@ -456,15 +717,81 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
   }
 }
 
+/** How far lastSeen may run ahead of what the peer store holds */
+const STORED_LAST_SEEN_STEP = 60_000
+
+/** Sources whose gossip windows and penalties are tracked before expired ones are swept */
+const MAX_TRACKED_SOURCES = 4_096
+
+/**
+ * Whether a failed dial shows the address was bogus rather than unlucky:
+ * nothing listens there, another peer answered, or the peer does not speak
+ * the chat protocol. A timeout is not proof (our own load can cause it). A
+ * dial of several addresses is bogus when every one of them was.
+ */
+export function isBogusDial (err: unknown): boolean {
+  if (err == null || typeof err !== 'object') {
+    return false
+  }
+
+  const e = err as { name?: string, code?: string, message?: string, errors?: unknown[] }
+
+  if (Array.isArray(e.errors) && e.errors.length > 0) {
+    return e.errors.every(isBogusDial)
+  }
+
+  return e.name === 'UnexpectedPeerError' || e.name === 'InvalidPeerIdError' || e.name === 'UnsupportedProtocolError' ||
+    e.code === 'ECONNREFUSED' || /ECONNREFUSED|protocol selection failed|not supported/i.test(e.message ?? '')
+}
+
+/** The state Discovery kept for a peer in the peer store, or undefined when there is none or it cannot be read */
+export function storedNodeState (metadata: Map<string, Uint8Array>): StoredNodeState | undefined {
+  const bytes = metadata.get(DISCOVERY_STATE_METADATA)
+
+  if (bytes == null) {
+    return undefined
+  }
+
+  try {
+    const state = JSON.parse(new TextDecoder().decode(bytes))
+
+    if (state == null || typeof state !== 'object' || !Array.isArray(state.addresses)) {
+      return undefined
+    }
+
+    return {
+      addresses: state.addresses.filter((a: unknown) => typeof a === 'string').slice(0, MAX_ADDRESSES_PER_NODE),
+      pinned: Array.isArray(state.pinned) ? state.pinned.filter((a: unknown) => typeof a === 'string') : [],
+      typeConfirmed: state.typeConfirmed === true,
+      connected: state.connected === true,
+      addedAt: Number(state.addedAt),
+      lastSeen: Number(state.lastSeen),
+      failures: Number(state.failures),
+      nextDialAt: Number(state.nextDialAt),
+      learnedFrom: typeof state.learnedFrom === 'string' ? state.learnedFrom : undefined
+    }
+  } catch {
+    return undefined
+  }
+}
+
+function finite (value: number, otherwise: number): number {
+  return Number.isFinite(value) ? value : otherwise
+}
+
 /** The role a peer store entry remembers for a peer (written by Discovery) */
 export async function rememberedType (peerStore: PeerStore, peerId: PeerId): Promise<PeerEndpoint.Type> {
   try {
-    const peer = await peerStore.get(peerId)
-    const value = peer.metadata.get(PEER_TYPE_METADATA)?.[0]
-    return value === 1 ? PeerEndpoint.Type.VALIDATOR : value === 2 ? PeerEndpoint.Type.NON_VALIDATOR : PeerEndpoint.Type.UNDEFINED
+    return storedType((await peerStore.get(peerId)).metadata)
   } catch {
     return PeerEndpoint.Type.UNDEFINED
   }
+}
+
+/** The role in a peer store entry's metadata */
+export function storedType (metadata: Map<string, Uint8Array>): PeerEndpoint.Type {
+  const value = metadata.get(PEER_TYPE_METADATA)?.[0]
+  return value === 1 ? PeerEndpoint.Type.VALIDATOR : value === 2 ? PeerEndpoint.Type.NON_VALIDATOR : PeerEndpoint.Type.UNDEFINED
 }
 
 /** `min(n, items.length)` distinct items, uniformly at random */

@@ -4,7 +4,8 @@ import { Key } from 'interface-datastore'
 import * as varint from 'uint8-varint'
 import { peerIdOf } from '../addresses.js'
 import { PeerEndpoint, PeersAddresses } from '../pb/fabric.js'
-import { rememberedType } from './discovery.js'
+import { DISCOVERY_TAG } from '../constants.js'
+import { rememberedType, storedNodeState, storedType } from './discovery.js'
 import type { Discovery } from './discovery.js'
 import type { Logger, PeerStore } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -125,13 +126,48 @@ export class DiscoveryListStore {
 }
 
 /**
- * Fabric's `initDiscovery`: the persisted list (with the roles the peer store
- * remembers), then the root nodes. The touch loop's first tick chats with them.
+ * Fabric's `initDiscovery`: the nodes the peer store holds (tagged by
+ * Discovery, with their role, addresses and state), then the persisted
+ * `PeersAddresses` list for nodes the peer store no longer has, then the root
+ * nodes. The touch loop's first tick chats with them.
+ *
+ * The peer store wins where both know a node: it has the role, the failures
+ * and the backoff. The `PeersAddresses` record stays because the peer store
+ * forgets: libp2p drops a peer's addresses an hour after they were last seen
+ * and the whole peer after six hours without an update, so a node that was
+ * down for a day would otherwise start knowing nobody.
  */
-export async function restoreDiscovery (discovery: Discovery, peerStore: PeerStore, persisted: string[], rootNodes: Multiaddr[], log: Logger): Promise<void> {
+export async function restoreDiscovery (discovery: Discovery, peerStore: PeerStore, persisted: string[] | undefined, rootNodes: Multiaddr[], log: Logger): Promise<void> {
+  if (persisted != null) {
+    let restored = 0
+
+    try {
+      for (const peer of await peerStore.all({ filters: [(peer) => peer.tags.has(DISCOVERY_TAG)] })) {
+        const state = storedNodeState(peer.metadata)
+
+        if (state == null) {
+          continue
+        }
+
+        // what the peer store still has of its addresses (seen within the hour) comes first
+        const suffix = `/p2p/${peer.id.toString()}`
+        const fresh = peer.addresses.map(a => a.multiaddr.toString()).map(a => a.endsWith(suffix) ? a : `${a}${suffix}`)
+        state.addresses = [...new Set([...state.addresses, ...fresh])]
+
+        if (discovery.restore(peer.id, storedType(peer.metadata), state)) {
+          restored++
+        }
+      }
+    } catch (err: any) {
+      log.error('could not read the discovery nodes from the peer store - %e', err)
+    }
+
+    log('restored %d discovery nodes from the peer store', restored)
+  }
+
   const byPeer = new Map<string, Multiaddr[]>()
 
-  for (const address of persisted) {
+  for (const address of persisted ?? []) {
     try {
       const addr = multiaddr(address)
       const id = peerIdOf(addr)?.toString()
@@ -146,6 +182,11 @@ export async function restoreDiscovery (discovery: Discovery, peerStore: PeerSto
 
   // one peer store read per node for the role it remembers
   for (const [id, addrs] of byPeer) {
+    if (discovery.findNode(id)) {
+      // the peer store had it, with its addresses and more
+      continue
+    }
+
     const type = await rememberedType(peerStore, peerIdFromString(id))
     addrs.forEach(addr => discovery.addNode(addr, type))
   }

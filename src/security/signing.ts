@@ -1,4 +1,5 @@
 import { publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Message, Transaction } from '../pb/fabric.js'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -13,14 +14,21 @@ export interface SecurityHelper {
   sign(data: Uint8Array): Uint8Array
   /** Whether `signature` is `pkiID`'s signature over `data` */
   verify(pkiID: Uint8Array, signature: Uint8Array, data: Uint8Array): boolean | Promise<boolean>
+  /**
+   * Fabric's `GetEnrollmentID`: the name the member enrolled under. Optional
+   * for helpers written before it; the default helper's is the PeerId string.
+   */
+  getEnrollmentID?(): string
 }
 
 /** The default helper: the node's libp2p private key */
 export function libp2pSecurityHelper (privateKey: PrivateKey): SecurityHelper {
   const id = publicKeyToProtobuf(privateKey.publicKey)
+  const enrollmentID = peerIdFromPrivateKey(privateKey).toString()
 
   return {
     getID: () => id,
+    getEnrollmentID: () => enrollmentID,
     sign: (data) => {
       const signature = privateKey.sign(data)
 

@@ -1,7 +1,9 @@
 import { setMaxListeners } from '@libp2p/interface'
 import { PeerQueue, repeatingTask } from '@libp2p/utils'
 import { compare as uint8ArrayCompare } from 'uint8arrays/compare'
+import { GOSSIP_DIAL_RATE, GOSSIP_HOST_DIAL_RATE } from '../constants.js'
 import { sample } from '../discovery/discovery.js'
+import { DialPacer } from './dial-pacer.js'
 import { PeerEndpoint } from '../pb/fabric.js'
 import type { Discovery, DiscoveryNode } from '../discovery/discovery.js'
 import type { AbortOptions, Logger, PeerId, Startable } from '@libp2p/interface'
@@ -16,6 +18,8 @@ export interface TouchTick {
   missing: number
   /** Dials this tick started (at most touchMaxNodes) */
   dialed: PeerId[]
+  /** Nodes only gossip vouches for that were due but left for a later tick: their dials are paced */
+  paced: number
   /** Nodes dropped from discovery as unreachable for longer than expireAfter */
   expired: PeerId[]
   /** Established chats when the tick ran */
@@ -40,6 +44,10 @@ export interface TouchLoopInit {
   validator: boolean
   minValidators: number
   expireAfter: number
+  /** Dials per second to nodes only gossip vouches for (default GOSSIP_DIAL_RATE) */
+  gossipDialRate?: number
+  /** ...and to one host (default GOSSIP_HOST_DIAL_RATE) */
+  gossipHostDialRate?: number
   log: Logger
   onTick?(tick: TouchTick): void
 }
@@ -84,12 +92,14 @@ export class TouchLoop implements Startable {
   private fastestDial = Infinity
   private self?: Uint8Array
   private nudged?: ReturnType<typeof setTimeout>
+  private readonly pacer: DialPacer
 
   constructor (components: TouchLoopComponents, init: TouchLoopInit) {
     this.components = components
     this.init = init
     // slow start: the window grows by one per dial that works quickly
     this.queue = new PeerQueue({ concurrency: Math.min(INITIAL_WINDOW, init.concurrency) })
+    this.pacer = new DialPacer(init.gossipDialRate ?? GOSSIP_DIAL_RATE, init.gossipHostDialRate ?? GOSSIP_HOST_DIAL_RATE)
   }
 
   start (): void {
@@ -165,6 +175,7 @@ export class TouchLoop implements Startable {
     }
 
     const dialed: PeerId[] = []
+    let paced = 0
     let room = budget - this.dialing.size
 
     if (!this.init.validator) {
@@ -178,14 +189,27 @@ export class TouchLoop implements Startable {
           break
         }
 
-        if (!this.dialing.has(node.peerId.toString())) {
-          dialed.push(node.peerId)
-          this.dial(node)
+        if (this.dialing.has(node.peerId.toString())) {
+          continue
         }
+
+        // gossip names the address: such dials are paced, in all and per host
+        if (node.learnedFrom != null && !this.pacer.take(node.addresses[0], now)) {
+          paced++
+          continue
+        }
+
+        dialed.push(node.peerId)
+        this.dial(node)
       }
     }
 
-    const tick = { missing: missing.length, dialed, expired, established }
+    const tick = { missing: missing.length, dialed, paced, expired, established }
+
+    if (paced > 0) {
+      // come back when the buckets have refilled, not a whole period later
+      this.nudge()
+    }
 
     if (missing.length > 0) {
       this.init.log('touch: %d established, %d missing, dialing %d', established, missing.length, dialed.length)
@@ -278,7 +302,7 @@ export class TouchLoop implements Startable {
           this.queue.concurrency = Math.max(1, Math.floor(this.queue.concurrency / 2))
         }
 
-        const wait = this.components.discovery.dialFailed(node.peerId)
+        const wait = this.components.discovery.dialFailed(node.peerId, err)
         this.init.log('touch: dial %p failed (%d in a row), next try in %dms - %s', node.peerId, node.failures, wait, err.message)
       }
     }, { peerId: node.peerId, signal: this.shutdown.signal })

@@ -1,8 +1,10 @@
 import { afterEach } from 'node:test'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import type { Libp2pOptions } from 'libp2p'
 import { fabricPeer } from '../../src/index.js'
 import type { FabricPeer, FabricPeerInit } from '../../src/index.js'
 import type { ConnectionGater, Libp2p, PrivateKey, TypedEventTarget } from '@libp2p/interface'
@@ -19,6 +21,10 @@ export interface NodeOptions {
   connectionGater?: ConnectionGater
   /** Start the node (default true); false to add listeners before it starts */
   start?: boolean
+  /** libp2p peer discovery modules (`@libp2p/bootstrap`, `@libp2p/mdns`, …) */
+  peerDiscovery?: Libp2pOptions['peerDiscovery']
+  /** Add libp2p's identify service (what tells the fabric service which peers speak the chat protocol) */
+  identify?: boolean
 }
 
 /**
@@ -39,20 +45,23 @@ export async function createNode (options: NodeOptions = {}): Promise<FabricNode
       inboundConnectionThreshold: 1000,
       maxIncomingPendingConnections: 1000
     },
+    peerDiscovery: options.peerDiscovery,
     services: {
-      fabric: fabricPeer(options.fabric)
+      fabric: fabricPeer(options.fabric),
+      ...(options.identify === true ? { identify: identify() } : {})
     }
-  })
+  }) as Promise<FabricNode>
 }
 
 /** A plain libp2p node without the fabric service, to speak raw bytes at one */
-export async function createRawNode (privateKey?: PrivateKey): Promise<Libp2p> {
+export async function createRawNode (privateKey?: PrivateKey, withIdentify = false): Promise<Libp2p> {
   return createLibp2p({
     privateKey,
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
+    streamMuxers: [yamux()],
+    services: (withIdentify ? { identify: identify() } : {}) as Record<string, never>
   })
 }
 
