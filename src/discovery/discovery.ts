@@ -20,7 +20,7 @@ export interface DiscoveryNode {
   readonly pinned: ReadonlySet<string>
   /** VALIDATOR or NON_VALIDATOR once known, else UNDEFINED */
   readonly type: PeerEndpoint.Type
-  /** The role came from the node's own hello: gossip cannot change it */
+  /** The role came from the node's own hello or from the user: gossip cannot change it */
   readonly typeConfirmed: boolean
   /** A configured root node: never expires, always admitted */
   readonly root: boolean
@@ -546,7 +546,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
         addresses: [addr],
         pinned: new Set(source === 'root' || source === 'hello' ? [addr.toString()] : []),
         type,
-        typeConfirmed: source === 'hello',
+        typeConfirmed: source === 'hello' || (source === 'user' && isKnownType(type)),
         root: source === 'root',
         addedAt: now,
         connected: source === 'hello',
@@ -577,6 +577,10 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       changed = !node.typeConfirmed || node.type !== type || !node.connected
       node.connected = true
       node.typeConfirmed = true
+    } else if (source === 'user' && isKnownType(type) && !node.typeConfirmed) {
+      // the operator says so: gossip cannot change it either
+      node.typeConfirmed = true
+      changed = true
     }
 
     if (source === 'root') {

@@ -481,10 +481,13 @@ export class NoopsEngine implements Engine {
     // a majority of the validators it knows of, itself included, in its chats:
     // two sequencers cut off from each other cannot both have one. Distrusted
     // validators count as present: counting only trusted ones would let a peer
-    // halt sequencing by making a few identities fail on purpose
+    // halt sequencing by making a few identities fail on purpose. Known means
+    // confirmed: by its own hello (kept across restarts) or by the user; a
+    // role that only gossip gives is a hint, or one DISC_PEERS naming a
+    // validator that is not there would halt a lone validator
     let known = 1
     for (const node of peer.discovery.values()) {
-      if (node.type === PeerEndpoint.Type.VALIDATOR) known++
+      if (node.type === PeerEndpoint.Type.VALIDATOR && node.typeConfirmed) known++
     }
     const chats = 1 + peer.getPeers().peers.filter(p => p.type === PeerEndpoint.Type.VALIDATOR).length
     known = Math.max(known, chats)
