@@ -44,6 +44,33 @@ describe('addresses a peer gives us', () => {
     assert.deepEqual(listed, [fake.node.peerId.toString(), ids[5]].sort())
   })
 
+  it('a peer whose hello names another node\'s port is dialed there once, not again and again', async () => {
+    // a non-validator wants validators: it redials one whose chat ended
+    const victim = await node({ validator: false, touchPeriod: 200, dialBackoffInitial: 200, discoveryPeriod: 60_000 })
+    const other = track(await FakePeer.create())
+    const liar = track(await FakePeer.create())
+    const dials: number[] = []
+    const fabric = victim.services.fabric
+    const chatWithPeer = fabric.chatWithPeer.bind(fabric)
+    fabric.chatWithPeer = async (peer, options) => {
+      if (String(Array.isArray(peer) ? peer[0] : peer).includes(liar.node.peerId.toString())) dials.push(Date.now())
+      return chatWithPeer(peer, options)
+    }
+
+    // its hello says it listens where `other` does
+    const port = other.node.getMultiaddrs()[0].getComponents()[1].value
+    await liar.hello(victim.getMultiaddrs(), PeerEndpoint.Type.VALIDATOR, undefined, `/ip4/127.0.0.1/tcp/${port}/p2p/${liar.node.peerId}`)
+    await waitFor(() => fabric.isEstablished(liar.node.peerId), 'the chat')
+    await liar.node.hangUp(victim.peerId)
+    await waitFor(() => !fabric.isEstablished(liar.node.peerId), 'the chat to end')
+
+    await waitFor(() => dials.length >= 1, 'a redial')
+    // with a 200 ms backoff doubling, 3 s would see 4 or 5 more
+    await new Promise(resolve => setTimeout(resolve, 3_000))
+    assert.equal(dials.length, 1, `${dials.length} dials to the other node's port`)
+    assert.equal(fabric.discovery.findNode(liar.node.peerId), false)
+  })
+
   it('the rule, as a function', () => {
     const id = '12D3KooWHeoP9W5Cyof7nq2FgC4WqWcLsxse4wA3ZgaYhXXJVRsA'
     assert.equal(peerGivenAddressProblem(multiaddr(`/ip4/10.0.0.1/tcp/7051/p2p/${id}`)), undefined)

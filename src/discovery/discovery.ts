@@ -411,6 +411,16 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       }
     }
 
+    if (!node.root && isWrongPeer(err)) {
+      // another peer answers where it said it listens (its hello, the user):
+      // redialing would only knock on that other peer's door. If it chats
+      // with us again, its new hello brings it back
+      this.init.log('%p: another peer answers at its addresses, removing it', node.peerId)
+      this.delete(node)
+      this.init.onChange?.()
+      return 0
+    }
+
     node.failures++
     const initial = this.init.backoffInitial ?? DIAL_BACKOFF_INITIAL
     const jittered = initial * 2 ** (node.failures - 1) * (0.5 + Math.random())
@@ -744,8 +754,25 @@ export function isBogusDial (err: unknown): boolean {
     return e.errors.every(isBogusDial)
   }
 
-  return e.name === 'UnexpectedPeerError' || e.name === 'InvalidPeerIdError' || e.name === 'UnsupportedProtocolError' ||
+  return isWrongPeer(err) || e.name === 'UnsupportedProtocolError' ||
     e.code === 'ECONNREFUSED' || /ECONNREFUSED|protocol selection failed|not supported/i.test(e.message ?? '')
+}
+
+/** Whether a failed dial reached another peer than the one asked for, at every address tried */
+function isWrongPeer (err: unknown): boolean {
+  if (err == null || typeof err !== 'object') {
+    return false
+  }
+
+  const e = err as { name?: string, errors?: unknown[] }
+
+  if (Array.isArray(e.errors) && e.errors.length > 0) {
+    return e.errors.every(isWrongPeer)
+  }
+
+  // Noise reports it as a failed handshake naming both keys
+  return e.name === 'UnexpectedPeerError' || e.name === 'InvalidPeerIdError' ||
+    (e.name === 'EncryptionFailedError' && /does not match expected remote/i.test((err as Error).message ?? ''))
 }
 
 /** The state Discovery kept for a peer in the peer store, or undefined when there is none or it cannot be read */

@@ -43,7 +43,7 @@ export class FakePeer {
   }
 
   /** Open a chat with `target` and exchange hellos, as the given role (signed if the fake has a key) */
-  async hello (target: Multiaddr[], type = PeerEndpoint.Type.VALIDATOR, blockchainInfo?: BlockchainInfo): Promise<void> {
+  async hello (target: Multiaddr[], type = PeerEndpoint.Type.VALIDATOR, blockchainInfo?: BlockchainInfo, address?: string): Promise<void> {
     const stream = await this.node.dialProtocol(target, CHAT_PROTOCOL)
     this.stream = stream
     const decoder = new FrameDecoder(64 * 1024 * 1024)
@@ -61,7 +61,7 @@ export class FakePeer {
     const hello = createMessage(Message.Type.DISC_HELLO, HelloMessage.encode({
       peerEndpoint: {
         ID: { name: this.node.peerId.toString() },
-        address: this.node.getMultiaddrs()[0].toString(),
+        address: address ?? this.node.getMultiaddrs()[0].toString(),
         type,
         pkiID: publicKeyToProtobuf(this.node.peerId.publicKey!) as Uint8Array<ArrayBuffer>
       },
