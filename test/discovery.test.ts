@@ -279,3 +279,87 @@ describe('Discovery: backoff and new addresses', () => {
     assert.equal(node.nextDialAt, 0)
   })
 })
+
+describe('Discovery: what gossip costs its source', () => {
+  const endpoint = (id: PeerId, address: string): any => ({ ID: { name: id.toString() }, address, type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) })
+
+  it('a failed dial of a gossip-only node costs the peer that named it: a bogus one 8 and the node, another failure 2 once; at its share its other nodes go', async () => {
+    const { d } = await discovery(512)
+    const source = await randomPeerId()
+    const ids = await Promise.all(Array.from({ length: 20 }, randomPeerId))
+    for (const [i, id] of ids.entries()) assert.equal(d.addEndpoint(endpoint(id, await addrOf(1000 + i, id)), false, source), true)
+    assert.equal(d.learnedFromPeer(source), 20)
+    assert.equal(d.get(ids[0])?.learnedFrom, source.toString())
+
+    // a timeout: 2, once per node
+    d.dialFailed(ids[0], Object.assign(new Error('dial timed out'), { name: 'TimeoutError' }))
+    d.dialFailed(ids[0], Object.assign(new Error('dial timed out'), { name: 'TimeoutError' }))
+    assert.equal(d.gossipPenalty(source), 2)
+    assert.ok(d.findNode(ids[0]), 'an unlucky node stays, on backoff')
+
+    // nothing listening: 8, and the node goes
+    d.dialFailed(ids[1], Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1001'), { code: 'ECONNREFUSED' }))
+    assert.equal(d.gossipPenalty(source), 10)
+    assert.equal(d.findNode(ids[1]), false)
+    assert.equal(d.learnedFromPeer(source), 19)
+
+    // another peer answered: 8 (an AggregateError of such is too)
+    d.dialFailed(ids[2], new AggregateError([Object.assign(new Error('Payload identity key X does not match expected remote identity key Y'), { name: 'EncryptionFailedError' })]))
+    assert.equal(d.gossipPenalty(source), 18)
+
+    // its share is 64: six more bogus nodes reach it, and the rest of its nodes go
+    for (const id of ids.slice(3, 9)) d.dialFailed(id, Object.assign(new Error('could not negotiate'), { name: 'UnsupportedProtocolError' }))
+    assert.equal(d.gossipAllowance(source), 0)
+    assert.equal(d.learnedFromPeer(source), 0)
+    assert.equal([...d.values()].filter(n => n.learnedFrom != null).length, 0)
+    // and its gossip is refused
+    const late = await randomPeerId()
+    assert.equal(d.addEndpoint(endpoint(late, await addrOf(3000, late)), false, source), false)
+  })
+
+  it('a node confirmed by its own hello no longer counts against the peer that named it, and its failures cost nobody', async () => {
+    const { d } = await discovery()
+    const source = await randomPeerId()
+    const id = await randomPeerId()
+    d.addEndpoint(endpoint(id, await addrOf(1, id)), false, source)
+    d.addEndpoint(endpoint(id, await addrOf(1, id)), true)
+    assert.equal(d.learnedFromPeer(source), 0)
+    d.dialFailed(id, Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))
+    assert.equal(d.gossipPenalty(source), 0)
+    assert.ok(d.findNode(id))
+  })
+
+  it('one source adds at most its count per period, another source still adds', async () => {
+    const { d } = await discovery(10_000)
+    assert.equal(d.gossipRate, 312)
+    const [a, b] = await Promise.all([randomPeerId(), randomPeerId()])
+    let added = 0
+    for (let i = 0; i < 400; i++) {
+      const id = await randomPeerId()
+      if (d.addEndpoint(endpoint(id, await addrOf(1 + i, id)), false, a)) added++
+    }
+    assert.equal(added, 312)
+    const other = await randomPeerId()
+    assert.equal(d.addEndpoint(endpoint(other, await addrOf(1, other)), false, b), true)
+  })
+})
+
+describe('DialPacer', () => {
+  it('allows a burst of `rate`, then `rate` a second, and `hostRate` to one host', async () => {
+    const { DialPacer } = await import('../src/touch/dial-pacer.js')
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    const pacer = new DialPacer(10, 4)
+    const t0 = 1_000_000
+    const host = (h: string): any => multiaddr(`/ip4/${h}/tcp/1`)
+    let one = 0
+    for (let i = 0; i < 10; i++) if (pacer.take(host('10.0.0.1'), t0)) one++
+    assert.equal(one, 4, 'one host: a burst of 4')
+    let all = 0
+    for (let i = 0; i < 20; i++) if (pacer.take(host(`10.0.1.${i}`), t0)) all++
+    assert.equal(all, 6, 'in all: a burst of 10, 4 of it spent')
+    // half a second later: 5 more in all, 2 more to the first host
+    assert.equal(pacer.take(host('10.0.0.1'), t0 + 500), true)
+    assert.equal(pacer.take(host('10.0.0.1'), t0 + 500), true)
+    assert.equal(pacer.take(host('10.0.0.1'), t0 + 500), false)
+  })
+})
