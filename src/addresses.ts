@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from 'node:net'
 import { InvalidParametersError } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
@@ -102,17 +103,68 @@ export function peerGivenAddressProblem (addr: Multiaddr, own: Multiaddr[] = [],
     return `${addr.toString().slice(0, 200)} is not an address this node dials (an IP or DNS host, TCP, a transport it has)`
   }
 
-  if (host.value === '0.0.0.0' || host.value === '::' || host.value === '0:0:0:0:0:0:0:0') {
+  const canonical = canonicalHost(host.value ?? '')
+
+  if (canonical === '0.0.0.0' || canonical === '::') {
     return `${addr.toString()} names no host`
   }
 
   for (const mine of own) {
     const [h, p] = mine.getComponents()
 
-    if (h?.value === host.value && p?.name === 'tcp' && p.value === port.value) {
+    if (h != null && p?.name === 'tcp' && p.value === port.value && canonicalHost(h.value ?? '') === canonical) {
       return `${addr.toString()} is one of this node's own addresses`
     }
   }
 
   return undefined
+}
+
+/**
+ * A host as the address check compares it: every loopback address (127/8,
+ * ::1, `localhost`) is one, an IPv4 address written inside IPv6 is that
+ * IPv4 address, IPv6 is in its shortest form, DNS names are lower case.
+ */
+export function canonicalHost (host: string): string {
+  let h = host.toLowerCase()
+
+  if (h.startsWith('[') && h.endsWith(']')) {
+    h = h.slice(1, -1)
+  }
+
+  const mapped = /^(?:0{0,4}:){0,5}(?:0{0,4}:)?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h) ?? /^::(\d+\.\d+\.\d+\.\d+)$/.exec(h)
+
+  if (mapped != null) {
+    h = mapped[1]
+  }
+
+  if (isIPv4(h)) {
+    const octets = h.split('.').map(Number)
+    return octets[0] === 127 ? 'loopback' : octets.join('.')
+  }
+
+  if (isIPv6(h)) {
+    const full = expandIPv6(h)
+
+    if (full.startsWith('0000:0000:0000:0000:0000:ffff:')) {
+      // an IPv4 address inside IPv6, in hex (::ffff:7f00:1)
+      const [hi, lo] = full.split(':').slice(6).map(g => parseInt(g, 16))
+      return canonicalHost(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`)
+    }
+
+    if (full === '0000:0000:0000:0000:0000:0000:0000:0001') return 'loopback'
+    if (full === '0000:0000:0000:0000:0000:0000:0000:0000') return '::'
+    return full
+  }
+
+  return h === 'localhost' || h.endsWith('.localhost') ? 'loopback' : h
+}
+
+/** An IPv6 address as 8 groups of 4 hex digits */
+function expandIPv6 (h: string): string {
+  const [head, tail] = h.split('::')
+  const left = head === '' ? [] : head.split(':')
+  const right = tail == null || tail === '' ? [] : tail.split(':')
+  const missing = tail == null ? 0 : 8 - left.length - right.length
+  return [...left, ...Array(missing).fill('0'), ...right].map(g => g.padStart(4, '0')).join(':')
 }

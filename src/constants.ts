@@ -316,6 +316,9 @@ export const GOSSIP_SHARE_MIN = 64
 /** The window in which one peer's gossip may add at most a quarter of its share (GOSSIP_SHARE) of new nodes */
 export const GOSSIP_PERIOD = 60_000
 
+/** See GOSSIP_PERIOD: at least this many, for small lists */
+export const GOSSIP_PERIOD_MIN = 16
+
 /**
  * What a gossiped node whose dial proved it bogus costs the peer that named
  * it, in entries of its share: nothing listening, another peer answering, or

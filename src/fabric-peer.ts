@@ -1,4 +1,5 @@
-import { peerDiscoverySymbol, serviceCapabilities } from '@libp2p/interface'
+import { InvalidParametersError, peerDiscoverySymbol, serviceCapabilities } from '@libp2p/interface'
+import { peerGivenAddressProblem } from './addresses.js'
 import { MemoryDatastore } from 'datastore-core'
 import { TypedEventEmitter } from 'main-event'
 import { ChatRegistry } from './chat/chat-registry.js'
@@ -21,6 +22,7 @@ import type { Ledger } from './ledger.js'
 import type { RemoteLedger } from './sync/remote-ledger.js'
 import type { Message, PeerEndpoint, PeersMessage, Response, Transaction } from './pb/fabric.js'
 import type { AbortOptions, Logger, PeerId, Startable } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 type Emitter = TypedEventEmitter<FabricPeerEvents>
 
@@ -90,12 +92,14 @@ export class FabricPeer implements Startable, FabricPeerInterface {
       })
     }
 
+    const canDial = components.transportManager == null ? undefined : (addr: Multiaddr) => components.transportManager?.dialTransportForMultiaddr(addr) != null
+
     this.discovery = new Discovery(components, {
       maxEntries: resolved.maxDiscoveryEntries,
       backoffInitial: resolved.dialBackoffInitial,
       backoffMax: resolved.dialBackoffMax,
       ownAddresses: () => components.addressManager.getAddresses(),
-      canDial: components.transportManager == null ? undefined : (addr) => components.transportManager?.dialTransportForMultiaddr(addr) != null,
+      canDial,
       log: components.logger.forComponent('libp2p:fabric:discovery'),
       onChange: () => { this.#listStore?.schedule(() => this.discovery.addresses()) }
     })
@@ -135,11 +139,20 @@ export class FabricPeer implements Startable, FabricPeerInterface {
       discovery: this.discovery,
       established: () => this.#chats.sessions().map(session => ({ peerId: session.remotePeer, type: session.to().type })),
       isEstablished: (peerId) => this.#chats.isEstablished(peerId),
-      dial: async (node, options) => {
+      dial: async (node, addresses, options) => {
         this.metrics?.touchDialed()
 
         try {
-          return await this.chatWithPeer([...node.addresses], options)
+          // checked again when dialed: a restored address may be one of ours
+          // (the node was not listening yet when it was restored)
+          const own = components.addressManager.getAddresses()
+          const dialable = node.root ? addresses : addresses.filter(a => peerGivenAddressProblem(a, own, canDial) == null)
+
+          if (dialable.length === 0) {
+            throw new InvalidParametersError(`none of ${node.peerId}'s addresses is one to dial`)
+          }
+
+          return await this.chatWithPeer(dialable, options)
         } catch (err) {
           if (options.signal?.aborted !== true) {
             this.metrics?.touchDialFailed()

@@ -126,19 +126,25 @@ describe('Discovery: what v0.6 got wrong', () => {
     assert.equal(d.size, 10)
   })
 
-  it('gossip cannot grow one node\'s addresses without bound or evict the address it confirmed itself', async () => {
+  it('gossip adds no address to a node it did not bring in, and at most 8 to one it did', async () => {
     const { d } = await discovery()
-    const id = await randomPeerId()
+    const [id, other, source, stranger] = [await randomPeerId(), await randomPeerId(), await randomPeerId(), await randomPeerId()]
     const own = await addrOf(7051, id)
     d.addEndpoint({ ID: { name: id.toString() }, address: own, type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }, true)
 
     for (let port = 1; port <= 50; port++) {
-      d.addEndpoint({ ID: { name: id.toString() }, address: await addrOf(port, id), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) })
+      d.addEndpoint({ ID: { name: id.toString() }, address: await addrOf(port, id), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }, false, source)
     }
 
-    const node = d.get(id)!
-    assert.equal(node.addresses.length, 8)
-    assert.ok(node.addresses.some(a => a.toString() === own))
+    assert.deepEqual(d.get(id)!.addresses.map(a => a.toString()), [own], 'gossip cannot redirect a node that confirmed its address')
+
+    for (let port = 1; port <= 50; port++) {
+      d.addEndpoint({ ID: { name: other.toString() }, address: await addrOf(port, other), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }, false, source)
+    }
+    assert.equal(d.get(other)!.addresses.length, 8)
+    // another peer's gossip adds nothing to it either
+    d.addEndpoint({ ID: { name: other.toString() }, address: await addrOf(9999, other), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }, false, stranger)
+    assert.ok(!d.get(other)!.addresses.some(a => a.toString().includes('/tcp/9999/')))
   })
 
   it('endpoints from peers are validated: the address must name the endpoint\'s PeerId and the role must be known', async () => {
@@ -167,12 +173,13 @@ describe('Discovery: what a node says of itself outranks gossip', () => {
     d.addEndpoint(endpoint(v, await addrOf(1, v), PeerEndpoint.Type.NON_VALIDATOR))
     assert.equal(d.get(v)?.type, PeerEndpoint.Type.VALIDATOR)
 
+    // a node added without a role (a root node, the user, libp2p) keeps it unknown until its hello: what gossip says is a hint
     d.addNode(await addrOf(2, u))
     d.addEndpoint(endpoint(u, await addrOf(2, u), PeerEndpoint.Type.NON_VALIDATOR))
-    assert.equal(d.get(u)?.type, PeerEndpoint.Type.NON_VALIDATOR)
+    assert.equal(d.get(u)?.type, PeerEndpoint.Type.UNDEFINED)
   })
 
-  it('gossip cannot evict a root node\'s configured address', async () => {
+  it('gossip cannot evict a root node\'s configured address, or add to it', async () => {
     const { d } = await discovery()
     const id = await randomPeerId()
     const configured = await addrOf(7051, id)
@@ -182,8 +189,7 @@ describe('Discovery: what a node says of itself outranks gossip', () => {
       d.addEndpoint(endpoint(id, await addrOf(port, id)))
     }
 
-    assert.equal(d.get(id)?.addresses.length, 8)
-    assert.ok(d.get(id)?.addresses.some(a => a.toString() === configured))
+    assert.deepEqual(d.get(id)?.addresses.map(a => a.toString()), [configured])
   })
 
   it('a full list still admits root nodes and peers that said hello, in place of gossip; gossip cannot evict', async () => {
@@ -275,7 +281,12 @@ describe('Discovery: backoff and new addresses', () => {
     d.addEndpoint({ ID: { name: id.toString() }, address: await addrOf(1, id), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) })
     assert.ok(node.nextDialAt > Date.now(), 'a known address does not reset the backoff')
 
-    d.addEndpoint({ ID: { name: id.toString() }, address: await addrOf(2, id), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) })
+    // gossip naming another address does not either: it would let any peer end any node's backoff
+    d.addEndpoint({ ID: { name: id.toString() }, address: await addrOf(3, id), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }, false, await randomPeerId())
+    assert.ok(node.nextDialAt > Date.now(), 'gossip does not reset the backoff')
+
+    // the user (or the node's own hello) naming a new one does
+    d.addNode(await addrOf(2, id), PeerEndpoint.Type.VALIDATOR)
     assert.equal(node.nextDialAt, 0)
   })
 })
@@ -286,9 +297,10 @@ describe('Discovery: what gossip costs its source', () => {
   it('a failed dial of a gossip-only node costs the peer that named it: a bogus one 8 and the node, another failure 2 once; at its share its other nodes go', async () => {
     const { d } = await discovery(512)
     const source = await randomPeerId()
-    const ids = await Promise.all(Array.from({ length: 20 }, randomPeerId))
+    const ids = await Promise.all(Array.from({ length: 16 }, randomPeerId))
     for (const [i, id] of ids.entries()) assert.equal(d.addEndpoint(endpoint(id, await addrOf(1000 + i, id)), false, source), true)
-    assert.equal(d.learnedFromPeer(source), 20)
+    // a share of 64, of which 16 a period
+    assert.equal(d.learnedFromPeer(source), 16)
     assert.equal(d.get(ids[0])?.learnedFrom, source.toString())
 
     // a timeout: 2, once per node
@@ -301,7 +313,7 @@ describe('Discovery: what gossip costs its source', () => {
     d.dialFailed(ids[1], Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1001'), { code: 'ECONNREFUSED' }))
     assert.equal(d.gossipPenalty(source), 10)
     assert.equal(d.findNode(ids[1]), false)
-    assert.equal(d.learnedFromPeer(source), 19)
+    assert.equal(d.learnedFromPeer(source), 15)
 
     // another peer answered: 8 (an AggregateError of such is too)
     d.dialFailed(ids[2], new AggregateError([Object.assign(new Error('Payload identity key X does not match expected remote identity key Y'), { name: 'EncryptionFailedError' })]))
@@ -361,5 +373,23 @@ describe('DialPacer', () => {
     assert.equal(pacer.take(host('10.0.0.1'), t0 + 500), true)
     assert.equal(pacer.take(host('10.0.0.1'), t0 + 500), true)
     assert.equal(pacer.take(host('10.0.0.1'), t0 + 500), false)
+  })
+})
+
+describe('Discovery: restoring from the peer store', () => {
+  it('keeps the pinned addresses first, at most 8, and drops any that are not addresses to dial', async () => {
+    const { d } = await discovery()
+    const id = await randomPeerId()
+    const hello = await addrOf(5000, id)
+    const many = await Promise.all(Array.from({ length: 20 }, async (_, i) => addrOf(6000 + i, id)))
+    const unix = `/unix/${encodeURIComponent('/tmp/victim.sock')}/p2p/${id}`
+    assert.equal(d.restore(id, PeerEndpoint.Type.VALIDATOR, {
+      addresses: [unix, ...many, hello], pinned: [hello, unix], typeConfirmed: true, connected: true, addedAt: 1, lastSeen: 1, failures: 0, nextDialAt: 0
+    }), true)
+    const node = d.get(id)!
+    assert.equal(node.addresses[0].toString(), hello)
+    assert.equal(node.addresses.length, 8)
+    assert.ok(!node.addresses.some(a => a.toString().startsWith('/unix/')))
+    assert.deepEqual([...node.pinned], [hello])
   })
 })

@@ -144,6 +144,8 @@ describe('a peer flooding DISC_PEERS for 60 s with raw frames', () => {
     // bogus gossip cost it: charged, and far fewer dials than nodes it named
     assert.ok(fabric.discovery.gossipPenalty(attackerId) > 0, 'the attacker was charged for bogus nodes')
     assert.ok(toAttacker.length < DURATION / 1000 * GOSSIP_DIAL_RATE / 2, `${toAttacker.length} dials to attacker-named nodes`)
+    // a node only gossip vouches for is dialed at one address at a time: one connection a dial
+    assert.ok(dials.filter(d => attackerIds.has(d.peer)).every(d => d.addresses.length === 1), 'one address a dial')
     // never a dial to a unix socket, a memory address or our own address
     assert.equal(badDials.length, 0)
     assert.equal(unixSink.accepted.length, 0, 'nothing connected to the unix socket')

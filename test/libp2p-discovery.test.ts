@@ -159,3 +159,19 @@ async function multicastProblem (): Promise<string | undefined> {
     socket.close()
   }
 }
+
+describe('discovery fed by libp2p: whose word it is', () => {
+  it('a peer identified over a connection it opened is held to gossip\'s rules (counted against its host, paced); one we dialed is confirmed', async () => {
+    const victim = track(await createNode({ identify: true, fabric: { ...fast, touchPeriod: 0 } }))
+    const inbound = track(await createNode({ identify: true, fabric: { ...fast, touchPeriod: 0 } }))
+    const outbound = track(await createNode({ identify: true, fabric: { ...fast, touchPeriod: 0 } }))
+
+    await inbound.dial(victim.getMultiaddrs())
+    await victim.dial(outbound.getMultiaddrs())
+    await waitFor(() => victim.services.fabric.discovery.findNode(inbound.peerId) && victim.services.fabric.discovery.findNode(outbound.peerId), 'both in the list')
+
+    assert.equal(victim.services.fabric.discovery.get(inbound.peerId)?.learnedFrom, 'identify:loopback')
+    assert.equal(victim.services.fabric.discovery.learnedFromPeer('identify:loopback' as any), 1)
+    assert.equal(victim.services.fabric.discovery.get(outbound.peerId)?.learnedFrom, undefined)
+  })
+})

@@ -2,7 +2,7 @@ import { InvalidParametersError, peerDiscoverySymbol } from '@libp2p/interface'
 import { isMultiaddr, multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { peerGivenAddressProblem, peerIdOf } from '../addresses.js'
-import { DIAL_BACKOFF_INITIAL, DIAL_BACKOFF_MAX, DISCOVERY_STATE_METADATA, DISCOVERY_TAG, DISCOVERY_TAG_VALUE, GOSSIP_BOGUS_COST, GOSSIP_FAILED_COST, GOSSIP_PENALTY_TTL, GOSSIP_PERIOD, GOSSIP_SHARE, GOSSIP_SHARE_MIN, MAX_ADDRESSES_PER_NODE, PEER_TYPE_METADATA } from '../constants.js'
+import { DIAL_BACKOFF_INITIAL, DIAL_BACKOFF_MAX, DISCOVERY_STATE_METADATA, DISCOVERY_TAG, DISCOVERY_TAG_VALUE, GOSSIP_BOGUS_COST, GOSSIP_FAILED_COST, GOSSIP_PENALTY_TTL, GOSSIP_PERIOD, GOSSIP_PERIOD_MIN, GOSSIP_SHARE, GOSSIP_SHARE_MIN, MAX_ADDRESSES_PER_NODE, PEER_TYPE_METADATA } from '../constants.js'
 import { PeerEndpoint } from '../pb/fabric.js'
 import type { Logger, PeerData, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerStore } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -130,6 +130,8 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
   private readonly gossipWindows = new Map<string, [number, number]>()
   /** What bogus gossip has cost each source, in share entries: [cost, time of the last] */
   private readonly penalties = new Map<string, [number, number]>()
+  /** Nodes a dial proved bogus, until when gossip may not bring them back (insertion order is expiry order) */
+  private readonly bogus = new Map<string, number>()
   /** The most new nodes one peer's gossip may add per GOSSIP_PERIOD */
   private readonly gossipPerPeriod: number
   /** At most one pending peer store write per peer, the latest state wins */
@@ -141,7 +143,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     this.components = components
     this.init = init
     this.gossipShare = Math.max(GOSSIP_SHARE_MIN, Math.floor(init.maxEntries * GOSSIP_SHARE))
-    this.gossipPerPeriod = Math.max(GOSSIP_SHARE_MIN, Math.floor(this.gossipShare / 4))
+    this.gossipPerPeriod = Math.max(GOSSIP_PERIOD_MIN, Math.floor(this.gossipShare / 4))
   }
 
   readonly [peerDiscoverySymbol] = this
@@ -219,12 +221,16 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
    * Add a peer that libp2p says speaks the chat protocol (identify's protocol
    * list, or the peer store's for a peer the node's peer discovery reported),
    * with the addresses it gave: those the node cannot dial, or its own, are
-   * left out. Like a hello, it is admitted to a full list in place of a node
-   * only gossip vouches for; its role stays unknown until its hello.
+   * left out. Its role stays unknown until its hello. With `from` (a peer that
+   * connected to us: identify is then only its word) it is held to the same
+   * rules as gossip from `from`: a share, a count per period, paced dials, the
+   * cost of bogus addresses. Without (a connection we opened: the user's
+   * dial, `@libp2p/bootstrap`), it is confirmed, and like a hello admitted to
+   * a full list in place of a node only gossip vouches for.
    *
    * @returns true if it is in the list afterwards
    */
-  addDiscovered (peerId: PeerId, addresses: Multiaddr[]): boolean {
+  addDiscovered (peerId: PeerId, addresses: Multiaddr[], from?: string): boolean {
     const suffix = `/p2p/${peerId.toString()}`
     let added = false
 
@@ -243,7 +249,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
           continue
         }
 
-        added = this.add(peerId, addr, PeerEndpoint.Type.UNDEFINED, 'libp2p') || added
+        added = this.add(peerId, addr, PeerEndpoint.Type.UNDEFINED, from == null ? 'libp2p' : 'gossip', from) || added
       } catch {
         // an address we cannot parse or extend: skip it
       }
@@ -262,12 +268,23 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
    */
   restore (peerId: PeerId, type: PeerEndpoint.Type, state: StoredNodeState): boolean {
     const addresses: Multiaddr[] = []
+    const seen = new Set<string>()
+    const pinned = new Set(state.pinned)
 
-    for (const address of state.addresses) {
+    // the pinned ones (its hello's, a root node's) first, then the rest; each
+    // checked again as a peer-given address: the store is ours, but what it
+    // holds came from peers
+    for (const address of [...state.pinned, ...state.addresses]) {
+      if (seen.has(address) || addresses.length >= MAX_ADDRESSES_PER_NODE) {
+        continue
+      }
+
+      seen.add(address)
+
       try {
         const addr = multiaddr(address)
 
-        if (peerIdOf(addr)?.equals(peerId) === true && !addresses.some(a => a.equals(addr))) {
+        if (peerIdOf(addr)?.equals(peerId) === true && peerGivenAddressProblem(addr, this.init.ownAddresses?.(), this.init.canDial) == null) {
           addresses.push(addr)
         }
       } catch {
@@ -282,8 +299,8 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     const now = Date.now()
     const node: Node = {
       peerId,
-      addresses: addresses.slice(-MAX_ADDRESSES_PER_NODE),
-      pinned: new Set(state.pinned.filter(p => addresses.some(a => a.toString() === p))),
+      addresses,
+      pinned: new Set(addresses.map(a => a.toString()).filter(a => pinned.has(a))),
       type: isKnownType(type) ? type : PeerEndpoint.Type.UNDEFINED,
       typeConfirmed: state.typeConfirmed && isKnownType(type),
       root: false,
@@ -295,7 +312,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       learnedFrom: typeof state.learnedFrom === 'string' ? state.learnedFrom : undefined
     }
 
-    if (node.learnedFrom != null && (this.learned.get(node.learnedFrom) ?? 0) >= this.gossipShare) {
+    if (node.learnedFrom != null && (this.isBogus(peerId.toString(), now) || (this.learned.get(node.learnedFrom) ?? 0) >= this.gossipAllowance(node.learnedFrom))) {
       return false
     }
 
@@ -400,6 +417,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
         if (bogus) {
           this.init.log('gossip from %s named %p, and a dial says it is bogus', from, node.peerId)
           this.delete(node)
+          this.remember(node.peerId.toString())
           this.init.onChange?.()
         }
 
@@ -479,6 +497,30 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     }
   }
 
+  /** Whether a dial proved the node bogus within GOSSIP_PENALTY_TTL */
+  private isBogus (key: string, now: number): boolean {
+    const until = this.bogus.get(key)
+
+    if (until != null && until <= now) {
+      this.bogus.delete(key)
+      return false
+    }
+
+    return until != null
+  }
+
+  private remember (key: string): void {
+    const now = Date.now()
+    this.bogus.delete(key)
+    this.bogus.set(key, now + GOSSIP_PENALTY_TTL)
+
+    // oldest first: expired ones, then, past the bound, the oldest anyway
+    for (const [k, until] of this.bogus) {
+      if (until > now && this.bogus.size <= MAX_TRACKED_SOURCES) break
+      this.bogus.delete(k)
+    }
+  }
+
   /** Whether a source may add one more new node by gossip now (its share, less penalties, and its count this period) */
   private gossipAdmits (from: string, now: number): boolean {
     if ((this.learned.get(from) ?? 0) >= this.gossipAllowance(from)) {
@@ -540,6 +582,11 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     const node = this.nodes.get(peerId.toString())
 
     if (node == null) {
+      if (source === 'gossip' && this.isBogus(peerId.toString(), now)) {
+        // proven bogus: another peer naming it again costs nobody and dials nothing
+        return false
+      }
+
       if (source === 'gossip' && from != null && !this.gossipAdmits(from, now)) {
         // no single peer's gossip owns the list, or fills it fast
         this.init.log.trace('%s is at its gossip share (%d nodes, %d a period): not adding %p', from, this.gossipAllowance(from), this.gossipPerPeriod, peerId)
@@ -575,8 +622,12 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
 
     let changed = false
 
-    if (source !== 'gossip' && node.learnedFrom != null) {
-      // confirmed by itself, a root list or the user: no longer the gossiper's
+    if (source === 'gossip') {
+      return this.gossipAbout(node, addr, type, from, now)
+    }
+
+    if (node.learnedFrom != null) {
+      // confirmed by itself, a root list, the user or libp2p: no longer the gossiper's
       this.credit(node, -1)
       node.learnedFrom = undefined
       node.charged = false
@@ -584,7 +635,8 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     }
 
     if (source === 'hello') {
-      changed = !node.typeConfirmed || node.type !== type || !node.connected
+      this.bogus.delete(peerId.toString())
+      changed ||= !node.typeConfirmed || node.type !== type || !node.connected
       node.connected = true
       node.typeConfirmed = true
     } else if (source === 'user' && isKnownType(type) && !node.typeConfirmed) {
@@ -597,12 +649,9 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       node.root = true
     }
 
-    // gossip about a node that keeps failing does not keep it alive
-    if (source !== 'gossip' || node.failures === 0) {
-      node.lastSeen = now
-    }
+    node.lastSeen = now
 
-    if (type !== PeerEndpoint.Type.UNDEFINED && type !== node.type && (source !== 'gossip' || node.type === PeerEndpoint.Type.UNDEFINED)) {
+    if (type !== PeerEndpoint.Type.UNDEFINED && type !== node.type) {
       node.type = type
       changed = true
     }
@@ -625,6 +674,42 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
         // evict the oldest address nobody pinned; if all are pinned, the newest unpinned one
         const oldest = node.addresses.findIndex(a => !node.pinned.has(a.toString()))
         node.addresses.splice(oldest, 1)
+      }
+    }
+
+    if (changed) {
+      this.writePeerStore(node)
+      this.init.onChange?.()
+    }
+
+    return true
+  }
+
+  /**
+   * Gossip about a node already in the list. It keeps the node alive (unless
+   * it keeps failing) and may fill in the role of a node only gossip vouches
+   * for. It adds an address only to a node the same peer's gossip brought in,
+   * and never shortens a backoff: gossip about a node someone else vouches
+   * for cannot redirect its dials, or make a failure count against another peer.
+   */
+  private gossipAbout (node: Node, addr: Multiaddr, type: PeerEndpoint.Type, from: string | undefined, now: number): boolean {
+    let changed = false
+
+    if (node.failures === 0) {
+      node.lastSeen = now
+    }
+
+    if (node.learnedFrom != null && node.type === PeerEndpoint.Type.UNDEFINED && isKnownType(type)) {
+      node.type = type
+      changed = true
+    }
+
+    if (from != null && node.learnedFrom === from && !node.addresses.some(a => a.equals(addr))) {
+      node.addresses.push(addr)
+      changed = true
+
+      if (node.addresses.length > MAX_ADDRESSES_PER_NODE) {
+        node.addresses.splice(node.addresses.findIndex(a => !node.pinned.has(a.toString())), 1)
       }
     }
 
@@ -703,8 +788,9 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       nextDialAt: node.nextDialAt,
       learnedFrom: node.learnedFrom
     }
+    // the addresses go in our state, not the peer store's address list: a
+    // merge never removes one, so gossip could pile them up there
     this.queueStoreWrite(node.peerId, {
-      multiaddrs: transportAddresses(node),
       tags: { [DISCOVERY_TAG]: { value: DISCOVERY_TAG_VALUE } },
       metadata: {
         [PEER_TYPE_METADATA]: Uint8Array.of(typeNumber(node.type)),

@@ -1,7 +1,10 @@
+import { canonicalHost } from '../addresses.js'
 import { CHAT_PROTOCOL } from '../constants.js'
 import type { Discovery } from './discovery.js'
 import type { IdentifyResult, Libp2pEvents, Logger, PeerInfo, PeerStore, TypedEventTarget } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** The source libp2p peer discovery modules count as, for gossip's rules */
+export const PEER_DISCOVERY_SOURCE = 'libp2p-peer-discovery'
 
 export interface Libp2pFeedComponents {
   peerStore: PeerStore
@@ -30,7 +33,8 @@ export interface Libp2pFeedInit {
  *
  * Peers that do not speak the protocol never enter the list. Addresses pass
  * the same checks as a hello's: dialable by the node's transports, not the
- * node's own.
+ * node's own. Only a peer identified over a connection we opened is taken as
+ * confirmed; the others are held to gossip's rules (see `Discovery`).
  */
 export class Libp2pFeed {
   private readonly components: Libp2pFeedComponents
@@ -64,14 +68,20 @@ export class Libp2pFeed {
       return
     }
 
-    const addresses: Multiaddr[] = [...listenAddrs]
-
     if (connection?.direction === 'outbound') {
-      // where we reached it: proven, whatever it says it listens on
-      addresses.unshift(connection.remoteAddr)
+      // a connection we opened (the user's dial, @libp2p/bootstrap): where we
+      // reached it is proven, whatever it says it listens on
+      const addresses = [connection.remoteAddr, ...listenAddrs]
+      this.learn(peerId.toString(), () => this.init.discovery.addDiscovered(peerId, addresses), 'identify')
+      return
     }
 
-    this.learn(peerId.toString(), () => this.init.discovery.addDiscovered(peerId, addresses), 'identify')
+    // a peer that connected to us: where it listens is only its word, held to
+    // the rules of gossip from the host it connected from (a share, a count
+    // per period, paced dials, the cost of bogus addresses)
+    const host = connection?.remoteAddr.getComponents()[0]?.value
+    const from = `identify:${host == null ? 'unknown' : canonicalHost(host)}`
+    this.learn(peerId.toString(), () => this.init.discovery.addDiscovered(peerId, listenAddrs, from), 'identify')
   }
 
   private onDiscovery (evt: CustomEvent<PeerInfo>): void {
@@ -85,7 +95,9 @@ export class Libp2pFeed {
     void this.components.peerStore.get(id)
       .then(peer => {
         if (this.running && peer.protocols.includes(CHAT_PROTOCOL) && !this.init.discovery.findNode(id)) {
-          this.learn(id.toString(), () => this.init.discovery.addDiscovered(id, [...multiaddrs, ...peer.addresses.map(a => a.multiaddr)]), 'peer discovery')
+          // mDNS, a DHT: what they report is what peers announce; held to
+          // the rules of gossip, all of it from one source
+          this.learn(id.toString(), () => this.init.discovery.addDiscovered(id, multiaddrs, PEER_DISCOVERY_SOURCE), 'peer discovery')
         }
       })
       .catch(() => {

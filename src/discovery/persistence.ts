@@ -149,11 +149,8 @@ export async function restoreDiscovery (discovery: Discovery, peerStore: PeerSto
           continue
         }
 
-        // what the peer store still has of its addresses (seen within the hour) comes first
-        const suffix = `/p2p/${peer.id.toString()}`
-        const fresh = peer.addresses.map(a => a.multiaddr.toString()).map(a => a.endsWith(suffix) ? a : `${a}${suffix}`)
-        state.addresses = [...new Set([...state.addresses, ...fresh])]
-
+        // its addresses are the ones Discovery kept (pinned first), not the
+        // peer store's address list: identify writes a peer's own claims there
         if (discovery.restore(peer.id, storedType(peer.metadata), state)) {
           restored++
         }

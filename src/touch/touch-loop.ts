@@ -8,6 +8,7 @@ import { PeerEndpoint } from '../pb/fabric.js'
 import type { Discovery, DiscoveryNode } from '../discovery/discovery.js'
 import type { AbortOptions, Logger, PeerId, Startable } from '@libp2p/interface'
 import type { RepeatingTask } from '@libp2p/utils'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Least time between two ticks when new nodes nudge the loop */
 const NUDGE_GAP = 1_000
@@ -33,8 +34,8 @@ export interface TouchLoopComponents {
   /** The established chats */
   established(): Iterable<{ peerId: PeerId, type: PeerEndpoint.Type }>
   isEstablished(peerId: PeerId): boolean
-  /** Open a chat with a node; rejects if it cannot be established */
-  dial(node: DiscoveryNode, options: AbortOptions): Promise<unknown>
+  /** Open a chat with a node at these of its addresses; rejects if it cannot be established */
+  dial(node: DiscoveryNode, addresses: Multiaddr[], options: AbortOptions): Promise<unknown>
 }
 
 export interface TouchLoopInit {
@@ -193,14 +194,17 @@ export class TouchLoop implements Startable {
           continue
         }
 
-        // gossip names the address: such dials are paced, in all and per host
-        if (node.learnedFrom != null && !this.pacer.take(node.addresses[0], now)) {
+        // gossip names the address: such a node is dialed at one address a
+        // time (the next after each failure), paced in all and per host
+        const addresses = node.learnedFrom == null ? [...node.addresses] : [node.addresses[node.failures % node.addresses.length]]
+
+        if (node.learnedFrom != null && !this.pacer.take(addresses[0], now)) {
           paced++
           continue
         }
 
         dialed.push(node.peerId)
-        this.dial(node)
+        this.dial(node, addresses)
       }
     }
 
@@ -221,8 +225,9 @@ export class TouchLoop implements Startable {
 
   /** Whether the role policy wants a chat with this node */
   private wants (node: DiscoveryNode): boolean {
-    // a node of unknown role is dialed to learn it (its hello says)
-    return node.type !== PeerEndpoint.Type.NON_VALIDATOR
+    // a node of unknown role is dialed to learn it (its hello says); a root
+    // node always (what gossip says of its role is only a hint)
+    return node.root || node.type !== PeerEndpoint.Type.NON_VALIDATOR
   }
 
   /**
@@ -264,7 +269,7 @@ export class TouchLoop implements Startable {
     return Math.max(0, this.init.minValidators - have - this.dialing.size)
   }
 
-  private dial (node: DiscoveryNode): void {
+  private dial (node: DiscoveryNode, addresses: Multiaddr[]): void {
     const key = node.peerId.toString()
     this.dialing.add(key)
 
@@ -277,7 +282,7 @@ export class TouchLoop implements Startable {
       const started = performance.now()
 
       try {
-        await this.components.dial(node, options)
+        await this.components.dial(node, addresses, options)
         this.components.discovery.dialSucceeded(node.peerId)
         const took = performance.now() - started
         this.fastestDial = Math.min(this.fastestDial, took)
