@@ -338,6 +338,15 @@ export const GOSSIP_DIAL_RATE = 10
 /** ...and to any one host (IP address or DNS name): gossip cannot aim the node's dials at a host */
 export const GOSSIP_HOST_DIAL_RATE = 4
 
+/**
+ * The bursts those rates allow after a quiet while, in all and to one host: a
+ * node joining a mesh learns a few dozen nodes at once (the dials a tick
+ * makes are still at most touchMaxNodes). With bursts of the rates themselves
+ * a 32-validator mesh on one host formed in 8-9 s instead of 6 (P5).
+ */
+export const GOSSIP_DIAL_BURST = 32
+export const GOSSIP_HOST_DIAL_BURST = 16
+
 /** Peer store metadata key holding a discovery node's state (JSON: addresses, failures, next dial, last seen, source) */
 export const DISCOVERY_STATE_METADATA = 'fabric-discovery'
 

@@ -1,7 +1,7 @@
 import { setMaxListeners } from '@libp2p/interface'
 import { PeerQueue, repeatingTask } from '@libp2p/utils'
 import { compare as uint8ArrayCompare } from 'uint8arrays/compare'
-import { GOSSIP_DIAL_RATE, GOSSIP_HOST_DIAL_RATE } from '../constants.js'
+import { GOSSIP_DIAL_BURST, GOSSIP_DIAL_RATE, GOSSIP_HOST_DIAL_BURST, GOSSIP_HOST_DIAL_RATE } from '../constants.js'
 import { sample } from '../discovery/discovery.js'
 import { DialPacer } from './dial-pacer.js'
 import { PeerEndpoint } from '../pb/fabric.js'
@@ -100,7 +100,7 @@ export class TouchLoop implements Startable {
     this.init = init
     // slow start: the window grows by one per dial that works quickly
     this.queue = new PeerQueue({ concurrency: Math.min(INITIAL_WINDOW, init.concurrency) })
-    this.pacer = new DialPacer(init.gossipDialRate ?? GOSSIP_DIAL_RATE, init.gossipHostDialRate ?? GOSSIP_HOST_DIAL_RATE)
+    this.pacer = new DialPacer(init.gossipDialRate ?? GOSSIP_DIAL_RATE, init.gossipHostDialRate ?? GOSSIP_HOST_DIAL_RATE, GOSSIP_DIAL_BURST, GOSSIP_HOST_DIAL_BURST)
   }
 
   start (): void {
