@@ -229,3 +229,11 @@ describe('security contract', () => {
     assert.ok(signatures > 1)
   })
 })
+
+describe('SecurityHelper', () => {
+  it('has Fabric\'s GetEnrollmentID: the default helper\'s is the PeerId string', async () => {
+    const [key] = await keys(1)
+    const helper = libp2pSecurityHelper(key)
+    assert.equal(helper.getEnrollmentID?.(), peerIdFromPrivateKey(key).toString())
+  })
+})
