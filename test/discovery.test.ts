@@ -126,9 +126,9 @@ describe('Discovery: what v0.6 got wrong', () => {
     assert.equal(d.size, 10)
   })
 
-  it('gossip adds no address to a node it did not bring in, and at most 8 to one it did', async () => {
+  it('gossip adds no address to a node that confirmed its own, and at most 8 to a gossip-only node', async () => {
     const { d } = await discovery()
-    const [id, other, source, stranger] = [await randomPeerId(), await randomPeerId(), await randomPeerId(), await randomPeerId()]
+    const [id, other, source] = [await randomPeerId(), await randomPeerId(), await randomPeerId()]
     const own = await addrOf(7051, id)
     d.addEndpoint({ ID: { name: id.toString() }, address: own, type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }, true)
 
@@ -142,9 +142,38 @@ describe('Discovery: what v0.6 got wrong', () => {
       d.addEndpoint({ ID: { name: other.toString() }, address: await addrOf(port, other), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }, false, source)
     }
     assert.equal(d.get(other)!.addresses.length, 8)
-    // another peer's gossip adds nothing to it either
-    d.addEndpoint({ ID: { name: other.toString() }, address: await addrOf(9999, other), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }, false, stranger)
-    assert.ok(!d.get(other)!.addresses.some(a => a.toString().includes('/tcp/9999/')))
+  })
+
+  it('another peer\'s gossip may give a gossip-only node a new address (it moved): a failed dial there is charged to that peer, and a peer whose gossip cost it its share gives none', async () => {
+    const { d } = await discovery(512)
+    const [node, source, mover, spent] = [await randomPeerId(), await randomPeerId(), await randomPeerId(), await randomPeerId()]
+    const gossip = async (port: number, from: PeerId): Promise<boolean> => d.addEndpoint({ ID: { name: node.toString() }, address: await addrOf(port, node), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }, false, from)
+    await gossip(1, source)
+    d.dialFailed(node, Object.assign(new Error('timed out'), { name: 'TimeoutError' }), d.get(node)!.addresses[0])
+    assert.ok(d.get(node)!.nextDialAt > Date.now())
+
+    // it moved: another peer names its new address, which is dialed next
+    await gossip(2, mover)
+    assert.equal(d.get(node)!.nextDialAt, 0, 'a new address is worth a dial now')
+    const newest = d.get(node)!.addresses.at(-1)!
+    assert.ok(newest.toString().includes('/tcp/2/'))
+
+    // another peer answers there: the peer that gave the address pays, the address goes, the node stays
+    d.dialFailed(node, Object.assign(new Error('Payload identity key X does not match expected remote identity key Y'), { name: 'EncryptionFailedError' }), newest)
+    assert.equal(d.gossipPenalty(mover), 8)
+    assert.equal(d.gossipPenalty(source), 2)
+    assert.ok(d.findNode(node))
+    assert.equal(d.get(node)!.addresses.length, 1)
+
+    // a peer whose bogus gossip used up its share gives no address
+    for (let i = 0; i < 8; i++) {
+      const id = await randomPeerId()
+      d.addEndpoint({ ID: { name: id.toString() }, address: await addrOf(100 + i, id), type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) }, false, spent)
+      d.dialFailed(id, Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), d.get(id)!.addresses[0])
+    }
+    assert.equal(d.gossipAllowance(spent), 0)
+    await gossip(3, spent)
+    assert.ok(!d.get(node)!.addresses.some(a => a.toString().includes('/tcp/3/')))
   })
 
   it('endpoints from peers are validated: the address must name the endpoint\'s PeerId and the role must be known', async () => {
@@ -294,7 +323,7 @@ describe('Discovery: backoff and new addresses', () => {
 describe('Discovery: what gossip costs its source', () => {
   const endpoint = (id: PeerId, address: string): any => ({ ID: { name: id.toString() }, address, type: PeerEndpoint.Type.VALIDATOR, pkiID: new Uint8Array(0) })
 
-  it('a failed dial of a gossip-only node costs the peer that named it: a bogus one 8 and the node, another failure 2 once; at its share its other nodes go', async () => {
+  it('a failed dial of a gossip-only node costs the peer that named it, once an address: a bogus one 8, another failure 2; another peer answering drops it; at its share its other nodes go', async () => {
     const { d } = await discovery(512)
     const source = await randomPeerId()
     const ids = await Promise.all(Array.from({ length: 16 }, randomPeerId))
@@ -309,15 +338,19 @@ describe('Discovery: what gossip costs its source', () => {
     assert.equal(d.gossipPenalty(source), 2)
     assert.ok(d.findNode(ids[0]), 'an unlucky node stays, on backoff')
 
-    // nothing listening: 8, and the node goes
+    // nothing listening: 8, once; the node stays on backoff (it may be restarting)
+    d.dialFailed(ids[1], Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1001'), { code: 'ECONNREFUSED' }))
     d.dialFailed(ids[1], Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1001'), { code: 'ECONNREFUSED' }))
     assert.equal(d.gossipPenalty(source), 10)
-    assert.equal(d.findNode(ids[1]), false)
-    assert.equal(d.learnedFromPeer(source), 15)
+    assert.ok(d.findNode(ids[1]))
 
-    // another peer answered: 8 (an AggregateError of such is too)
+    // another peer answered: 8 (an AggregateError of such is too), and the node goes
     d.dialFailed(ids[2], new AggregateError([Object.assign(new Error('Payload identity key X does not match expected remote identity key Y'), { name: 'EncryptionFailedError' })]))
     assert.equal(d.gossipPenalty(source), 18)
+    assert.equal(d.findNode(ids[2]), false)
+    assert.equal(d.learnedFromPeer(source), 15)
+    // and naming it again is not taken
+    assert.equal(d.addEndpoint(endpoint(ids[2], await addrOf(1002, ids[2])), false, await randomPeerId()), false)
 
     // its share is 64: six more bogus nodes reach it, and the rest of its nodes go
     for (const id of ids.slice(3, 9)) d.dialFailed(id, Object.assign(new Error('could not negotiate'), { name: 'UnsupportedProtocolError' }))

@@ -67,8 +67,10 @@ interface Node {
   lastSeen: number
   failures: number
   nextDialAt: number
-  /** A failed dial already cost learnedFrom: charged once per node */
-  charged?: boolean
+  /** For a gossip-only node: the peer whose gossip gave each address (a failed dial there is charged to it), by address */
+  addressFrom?: Map<string, string>
+  /** Addresses whose failed dial was already charged: once an address */
+  charged?: Set<string>
   /** lastSeen as last written to the peer store */
   storedLastSeen?: number
 }
@@ -130,7 +132,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
   private readonly gossipWindows = new Map<string, [number, number]>()
   /** What bogus gossip has cost each source, in share entries: [cost, time of the last] */
   private readonly penalties = new Map<string, [number, number]>()
-  /** Nodes a dial proved bogus, until when gossip may not bring them back (insertion order is expiry order) */
+  /** Addresses (with /p2p/) a dial proved bogus, until when gossip may not bring them back (swept oldest first) */
   private readonly bogus = new Map<string, number>()
   /** The most new nodes one peer's gossip may add per GOSSIP_PERIOD */
   private readonly gossipPerPeriod: number
@@ -312,7 +314,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       learnedFrom: typeof state.learnedFrom === 'string' ? state.learnedFrom : undefined
     }
 
-    if (node.learnedFrom != null && (this.isBogus(peerId.toString(), now) || (this.learned.get(node.learnedFrom) ?? 0) >= this.gossipAllowance(node.learnedFrom))) {
+    if (node.learnedFrom != null && (this.learned.get(node.learnedFrom) ?? 0) >= this.gossipAllowance(node.learnedFrom)) {
       return false
     }
 
@@ -393,14 +395,16 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
    * growing, jittered time (backoffInitial x 2^(failures-1) x 0.5-1.5, at most
    * backoffMax).
    *
-   * A node only gossip vouched for costs the peer that named it: a dial that
-   * proves it bogus (`err` says nothing listens, another peer answered, or it
-   * does not speak the chat protocol) removes it and costs GOSSIP_BOGUS_COST
-   * entries of that peer's share, any other failure GOSSIP_FAILED_COST, once.
+   * A node only gossip vouched for costs the peer that gave the address
+   * dialed (once an address): GOSSIP_BOGUS_COST entries of its share when the
+   * dial proves the address bogus (`err` says nothing listens, another peer
+   * answered, or no chat protocol), GOSSIP_FAILED_COST for any other failure.
+   * Another peer answering or no chat protocol also removes the address (the
+   * node with its last one).
    *
    * @returns ms until it is due again (0 when it is not, or no longer, in the list)
    */
-  dialFailed (ref: NodeRef, err?: unknown): number {
+  dialFailed (ref: NodeRef, err?: unknown, address?: Multiaddr): number {
     const node = this.find(ref)
 
     if (node == null) {
@@ -409,27 +413,46 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
 
     if (node.learnedFrom != null) {
       const bogus = isBogusDial(err)
+      const key = (address ?? node.addresses[0]).toString()
+      // the peer whose gossip gave the address dialed pays for it
+      const from = node.addressFrom?.get(key) ?? node.learnedFrom
 
-      if (!node.charged || bogus) {
-        node.charged = true
-        const from = node.learnedFrom
-
-        if (bogus) {
-          this.init.log('gossip from %s named %p, and a dial says it is bogus', from, node.peerId)
-          this.delete(node)
-          this.remember(node.peerId.toString())
-          this.init.onChange?.()
-        }
-
+      if (!(node.charged?.has(key) ?? false)) {
+        (node.charged ??= new Set()).add(key)
         this.penalize(from, bogus ? GOSSIP_BOGUS_COST : GOSSIP_FAILED_COST)
 
-        if (bogus) {
+        if (this.nodes.get(node.peerId.toString()) !== node) {
+          // the charge dropped it with the rest of that peer's nodes
           return 0
+        }
+
+        if (bogus) {
+          this.init.log('gossip from %s gave %p the address %s, and a dial says it is bogus', from, node.peerId, key)
+        }
+
+        if (isWrongPeer(err) || isNoChat(err)) {
+          // not the peer, or not a fabric peer: the address goes, and gossip
+          // naming it again is not taken for GOSSIP_PENALTY_TTL, so it cannot
+          // be charged again and again. Nothing listening (a node restarting,
+          // perhaps) keeps it, on backoff: charged once an address
+          this.remember(key, GOSSIP_PENALTY_TTL)
+
+          if (node.addresses.length > 1) {
+            // the address goes, the node stays: other peers gave the others
+            node.addresses = node.addresses.filter(a => a.toString() !== key)
+            node.addressFrom?.delete(key)
+            this.writePeerStore(node)
+            this.init.onChange?.()
+          } else {
+            this.delete(node)
+            this.init.onChange?.()
+            return 0
+          }
         }
       }
     }
 
-    if (!node.root && isWrongPeer(err)) {
+    if (!node.root && node.learnedFrom == null && isWrongPeer(err)) {
       // another peer answers where it said it listens (its hello, the user):
       // redialing would only knock on that other peer's door. If it chats
       // with us again, its new hello brings it back
@@ -497,7 +520,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     }
   }
 
-  /** Whether a dial proved the node bogus within GOSSIP_PENALTY_TTL */
+  /** Whether a dial proved the address (with its /p2p/) bogus lately */
   private isBogus (key: string, now: number): boolean {
     const until = this.bogus.get(key)
 
@@ -509,10 +532,10 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     return until != null
   }
 
-  private remember (key: string): void {
+  private remember (key: string, ttl: number): void {
     const now = Date.now()
     this.bogus.delete(key)
-    this.bogus.set(key, now + GOSSIP_PENALTY_TTL)
+    this.bogus.set(key, now + ttl)
 
     // oldest first: expired ones, then, past the bound, the oldest anyway
     for (const [k, until] of this.bogus) {
@@ -582,7 +605,7 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
     const node = this.nodes.get(peerId.toString())
 
     if (node == null) {
-      if (source === 'gossip' && this.isBogus(peerId.toString(), now)) {
+      if (source === 'gossip' && this.isBogus(addr.toString(), now)) {
         // proven bogus: another peer naming it again costs nobody and dials nothing
         return false
       }
@@ -630,12 +653,13 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       // confirmed by itself, a root list, the user or libp2p: no longer the gossiper's
       this.credit(node, -1)
       node.learnedFrom = undefined
-      node.charged = false
+      node.addressFrom = undefined
+      node.charged = undefined
       changed = true
     }
 
     if (source === 'hello') {
-      this.bogus.delete(peerId.toString())
+      this.bogus.delete(addr.toString())
       changed ||= !node.typeConfirmed || node.type !== type || !node.connected
       node.connected = true
       node.typeConfirmed = true
@@ -688,9 +712,12 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
   /**
    * Gossip about a node already in the list. It keeps the node alive (unless
    * it keeps failing) and may fill in the role of a node only gossip vouches
-   * for. It adds an address only to a node the same peer's gossip brought in,
-   * and never shortens a backoff: gossip about a node someone else vouches
-   * for cannot redirect its dials, or make a failure count against another peer.
+   * for. It adds an address only to a node only gossip vouches for (a node
+   * restarted on another port is learned this way), and only from a peer
+   * whose bogus gossip has not cost it its share; a dial of that address that
+   * fails is charged to that peer, not to the one that named the node, and the
+   * new address is worth a dial now. A node that confirmed its addresses (its
+   * hello, a root node, the user) takes none from gossip.
    */
   private gossipAbout (node: Node, addr: Multiaddr, type: PeerEndpoint.Type, from: string | undefined, now: number): boolean {
     let changed = false
@@ -704,12 +731,21 @@ export class Discovery extends TypedEventEmitter<PeerDiscoveryEvents> implements
       changed = true
     }
 
-    if (from != null && node.learnedFrom === from && !node.addresses.some(a => a.equals(addr))) {
+    if (from != null && node.learnedFrom != null && !node.addresses.some(a => a.equals(addr)) && this.gossipAllowance(from) > 0 && !this.isBogus(addr.toString(), now)) {
       node.addresses.push(addr)
+      const key = addr.toString()
+
+      if (from !== node.learnedFrom) {
+        (node.addressFrom ??= new Map()).set(key, from)
+      }
+
+      node.nextDialAt = 0
       changed = true
 
       if (node.addresses.length > MAX_ADDRESSES_PER_NODE) {
-        node.addresses.splice(node.addresses.findIndex(a => !node.pinned.has(a.toString())), 1)
+        const [evicted] = node.addresses.splice(node.addresses.findIndex(a => !node.pinned.has(a.toString())), 1)
+        node.addressFrom?.delete(evicted.toString())
+        node.charged?.delete(evicted.toString())
       }
     }
 
@@ -842,6 +878,13 @@ export function isBogusDial (err: unknown): boolean {
 
   return isWrongPeer(err) || e.name === 'UnsupportedProtocolError' ||
     e.code === 'ECONNREFUSED' || /ECONNREFUSED|protocol selection failed|not supported/i.test(e.message ?? '')
+}
+
+/** Whether a failed dial found a peer that does not speak the chat protocol */
+function isNoChat (err: unknown): boolean {
+  const e = err as { name?: string, message?: string, errors?: unknown[] } | undefined
+  if (Array.isArray(e?.errors) && e.errors.length > 0) return e.errors.every(isNoChat)
+  return e?.name === 'UnsupportedProtocolError' || /protocol selection failed/i.test(e?.message ?? '')
 }
 
 /** Whether a failed dial reached another peer than the one asked for, at every address tried */

@@ -196,7 +196,8 @@ export class TouchLoop implements Startable {
 
         // gossip names the address: such a node is dialed at one address a
         // time (the next after each failure), paced in all and per host
-        const addresses = node.learnedFrom == null ? [...node.addresses] : [node.addresses[node.failures % node.addresses.length]]
+        // (newest first: a node that moved is dialed at its new address)
+        const addresses = node.learnedFrom == null ? [...node.addresses] : [node.addresses[node.addresses.length - 1 - (node.failures % node.addresses.length)]]
 
         if (node.learnedFrom != null && !this.pacer.take(addresses[0], now)) {
           paced++
@@ -307,7 +308,7 @@ export class TouchLoop implements Startable {
           this.queue.concurrency = Math.max(1, Math.floor(this.queue.concurrency / 2))
         }
 
-        const wait = this.components.discovery.dialFailed(node.peerId, err)
+        const wait = this.components.discovery.dialFailed(node.peerId, err, addresses.length === 1 ? addresses[0] : undefined)
         this.init.log('touch: dial %p failed (%d in a row), next try in %dms - %s', node.peerId, node.failures, wait, err.message)
       }
     }, { peerId: node.peerId, signal: this.shutdown.signal })
