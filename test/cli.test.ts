@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -249,6 +249,17 @@ describe('fabric-peer command line', () => {
     assert.equal(help.stdout, helpFirst.stdout)
     assert.equal(optionOnly.code, 1)
     assert.match(optionOnly.stderr, /^fabric-peer: options go after the command: fabric-peer <command> --json\n\nfabric-peer: a Hyperledger/)
+  })
+
+  it('version and --version print the version; a bare fabric-peer prints the help on stderr and exits 1', async () => {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
+    const [word, flag, bare] = await Promise.all([runCli(['version']), runCli(['--version']), runCli([])])
+    assert.equal(word.code, 0, word.stderr)
+    assert.equal(word.stdout, `fabric-peer ${pkg.version as string} (libp2p-fabric-peer on Node.js ${process.version})\n`)
+    assert.equal(flag.stdout, word.stdout)
+    assert.equal(bare.code, 1)
+    assert.equal(bare.stdout, '')
+    assert.match(bare.stderr, /Usage: fabric-peer <command> \[options\]/)
   })
 
   it('under a Node older than 22 it exits 1 with one line, before loading libp2p or touching the data directory', async () => {

@@ -184,6 +184,25 @@ const GROUPS: Record<string, string> = {
   tx: 'tx submit'
 }
 
+/** This package's version, from its package.json (found upward from this file: src/cli or dist/src/cli) */
+async function packageVersion (): Promise<string> {
+  const { readFile } = await import('node:fs/promises')
+
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(await readFile(new URL(up, import.meta.url), 'utf8'))
+
+      if (pkg.name === 'libp2p-fabric-peer' && typeof pkg.version === 'string') {
+        return pkg.version
+      }
+    } catch {
+      // not here: look further up
+    }
+  }
+
+  return 'unknown'
+}
+
 function mainHelp (): string {
   return `fabric-peer: a Hyperledger Fabric v0.6 peer on libp2p
 
@@ -193,7 +212,8 @@ Commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`).join('\n')}
 
 Configuration: core.yaml (--config FILE) < CORE_* environment variables < flags.
-Run fabric-peer <command> --help for a command's options; node start --help lists every key.`
+Run fabric-peer <command> --help for a command's options; node start --help lists every key.
+fabric-peer version (or --version) prints the version.`
 }
 
 function keysHelp (): string {
@@ -220,8 +240,20 @@ function flagValues (values: Record<string, any>, keys: Record<string, string>):
 async function main (argv: string[], print: Printer): Promise<void> {
   const first = argv[0]
 
-  if (first == null || first === 'help' || first === '--help' || first === '-h') {
+  if (first == null) {
+    // a bare command did nothing it was asked to: help, and a failure a script notices
+    print.err(mainHelp())
+    process.exitCode = 1
+    return
+  }
+
+  if (first === 'help' || first === '--help' || first === '-h') {
     print.out(mainHelp())
+    return
+  }
+
+  if (first === 'version' || first === '--version' || first === '-V') {
+    print.out(`fabric-peer ${await packageVersion()} (libp2p-fabric-peer on Node.js ${process.version})`)
     return
   }
 
