@@ -98,7 +98,7 @@ security:
 
   it('env overrides the file and flags override env', async () => {
     const file = await yamlFile('layers.yaml', 'peer:\n  fileSystemPath: from-file\n  discovery:\n    period: 1s\n')
-    const env = { CORE_PEER_FILESYSTEMPATH: 'from-env', CORE_PEER_DISCOVERY_PERIOD: '2500', PATH: '/bin' }
+    const env = { CORE_PEER_FILESYSTEMPATH: 'from-env', CORE_PEER_DISCOVERY_PERIOD: '2500ms', PATH: '/bin' }
 
     assert.equal((await loadConfig({ file })).dataDir, 'from-file')
     assert.equal((await loadConfig({ file, env })).dataDir, 'from-env')
@@ -115,8 +115,16 @@ security:
     assert.equal(config.discoveryPeriod, 5_000)
   })
 
+  it('a bare number is no duration (Go\'s syntax), except 0: touchPeriod: 6 is an error with a hint, not 6 ms', async () => {
+    const file = await yamlFile('bare.yaml', 'peer:\n  discovery:\n    touchPeriod: 6\n')
+    await assert.rejects(loadConfig({ file }), /peer\.discovery\.touchPeriod \(from file .*\): 6 is not a duration: a bare number is none in Fabric's \(Go's\) syntax, only 0 is; write 6s or 6ms/)
+    await assert.rejects(loadConfig({ env: { CORE_PEER_DISCOVERY_PERIOD: '2500' } }), /"2500" is not a duration: a bare number/)
+    assert.equal((await loadConfig({ env: { CORE_PEER_DISCOVERY_TOUCHPERIOD: '0' } })).touchPeriod, 0)
+    assert.equal((await loadConfig({ file: await yamlFile('zero.yaml', 'peer:\n  discovery:\n    touchPeriod: 0\n') })).touchPeriod, 0)
+  })
+
   it('a duration of exactly 2^31-1 ms is accepted', async () => {
-    assert.equal((await loadConfig({ env: { CORE_PEER_DISCOVERY_TOUCHPERIOD: '2147483647' } })).touchPeriod, 2 ** 31 - 1)
+    assert.equal((await loadConfig({ env: { CORE_PEER_DISCOVERY_TOUCHPERIOD: '2147483647ms' } })).touchPeriod, 2 ** 31 - 1)
   })
 
   it('env names follow viper: CORE_ + the key upper-cased with _', async () => {
@@ -130,12 +138,13 @@ security:
     assert.deepEqual(config.rootNodes, [ROOT_NODE, ROOT_NODE])
   })
 
-  it('parses Go-style durations and bare milliseconds', () => {
+  it('parses Go-style durations; a bare number is none, except 0', () => {
     assert.equal(parseDuration('5s'), 5_000)
     assert.equal(parseDuration('500ms'), 500)
     assert.equal(parseDuration('1h2m3s'), 3_723_000)
     assert.equal(parseDuration('1.5s'), 1_500)
-    assert.equal(parseDuration('250'), 250)
+    assert.equal(parseDuration('250'), undefined)
+    assert.equal(parseDuration('0'), 0)
     assert.equal(parseDuration('5 sec'), undefined)
     assert.equal(parseDuration('-1s'), undefined)
   })
@@ -174,7 +183,7 @@ security:
         // a longer timer fires after 1 ms: the touch loop would spin
         what: 'a duration over Node\'s longest timer',
         file: 'peer:\n  discovery:\n    touchPeriod: 600h\n',
-        env: { CORE_SECURITY_MAXMESSAGEAGE: '2147483648' },
+        env: { CORE_SECURITY_MAXMESSAGEAGE: '2147483648ms' },
         expect: {
           file: /peer\.discovery\.touchPeriod \(from file .*\): must be at most 2147483647ms \(about 24\.8 days, the longest delay a Node timer takes\), got "600h"/,
           env: /security\.maxMessageAge \(from env CORE_SECURITY_MAXMESSAGEAGE\): must be at most 2147483647ms/

@@ -88,12 +88,16 @@ const boolean = z.preprocess(
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
 
-/** Go's time.ParseDuration format, as Fabric's core.yaml uses (`5s`, `500ms`, `1m30s`); a bare number is ms */
+/**
+ * Go's time.ParseDuration format, as Fabric's core.yaml uses (`5s`, `500ms`,
+ * `1m30s`). As in Go, a bare number is not a duration, except 0: `6` meant
+ * as seconds must not silently be 6 ms.
+ */
 export function parseDuration (text: string): number | undefined {
   const trimmed = text.trim()
 
-  if (/^\d+(\.\d+)?$/.test(trimmed)) {
-    return Number(trimmed)
+  if (/^0+(\.0+)?$/.test(trimmed)) {
+    return 0
   }
 
   if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(trimmed)) {
@@ -114,12 +118,18 @@ export function parseDuration (text: string): number | undefined {
  * (OPTION_BOUNDS): the CLI phrases them, it does not restate them.
  */
 function duration (option: NumericOption): z.ZodType<number> {
-  return z.union([z.number(), z.string()], { error: 'expected a duration like 5s, 500ms or 1m30s (or a number of ms)' })
+  return z.union([z.number(), z.string()], { error: 'expected a duration like 5s, 500ms or 1m30s' })
     .transform((v, ctx) => {
-      const ms = typeof v === 'number' ? v : parseDuration(v)
+      const ms = typeof v === 'number' ? (v === 0 ? 0 : undefined) : parseDuration(v)
 
       if (ms == null || !Number.isFinite(ms)) {
-        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a duration: expected one like 5s, 500ms or 1m30s (or a number of ms)` })
+        const bare = typeof v === 'number' || /^\s*\d+(\.\d+)?\s*$/.test(v)
+        ctx.addIssue({
+          code: 'custom',
+          message: bare
+            ? `${JSON.stringify(v)} is not a duration: a bare number is none in Fabric's (Go's) syntax, only 0 is; write ${String(v).trim()}s or ${String(v).trim()}ms`
+            : `${JSON.stringify(v)} is not a duration: expected one like 5s, 500ms or 1m30s`
+        })
         return z.NEVER
       }
 
