@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -191,6 +191,27 @@ security:
 
     assert.equal(answer.status, 'HTTP/1.1 408 Request Timeout', answer.text)
     assert.ok(answer.elapsed < 7_500, `answered after ${answer.elapsed}ms`)
+  })
+
+  it('--data on a file, or on a directory of something else, is one clear line, exit 1, and nothing written there', async () => {
+    const file = join(dir, 'a-file')
+    const foreign = join(dir, 'my-documents')
+    await writeFile(file, 'not a directory')
+    await mkdir(foreign)
+    await writeFile(join(foreign, 'notes.txt'), 'mine')
+    const [onFile, onForeign, onEmpty] = await Promise.all([
+      runCli(['id', '--data', file]),
+      runCli(['node', 'start', '--data', foreign, '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', 'off']),
+      runCli(['id', '--data', join(dir, 'new-node')])
+    ])
+    assert.equal(onFile.code, 1)
+    assert.equal(onFile.stderr, `fabric-peer: data directory ${file} is a file, not a directory: give --data a directory (a new one is created)\n`)
+    assert.equal(onForeign.code, 1)
+    assert.equal(onForeign.stderr, `fabric-peer: data directory ${foreign} is not empty and holds no node's data (no LevelDB CURRENT file): give --data a new or empty directory, or a node's data directory\n`)
+    assert.deepEqual(await readdir(foreign), ['notes.txt'])
+    // a new directory, and then the node's own, are fine
+    assert.equal(onEmpty.code, 0, onEmpty.stderr)
+    assert.equal((await runCli(['id', '--data', join(dir, 'new-node')])).stdout, onEmpty.stdout)
   })
 
   it('busy data directories and ports, and a dead admin address, are one clear line and exit 1', async () => {

@@ -1,3 +1,4 @@
+import { readdir, stat } from 'node:fs/promises'
 import { LevelDatastore } from 'datastore-level'
 import { openDataDir } from '../identity.js'
 import { CliError } from './errors.js'
@@ -9,10 +10,40 @@ import type { DataDir } from '../identity.js'
  * @throws {CliError} most often: another node runs on the directory (LevelDB allows one process)
  */
 export async function openDataDirOrExplain (dir: string): Promise<DataDir> {
+  await checkDataDir(dir)
+
   try {
     return await openDataDir(dir)
   } catch (err: any) {
     throw new CliError(await whyNot(dir, err))
+  }
+}
+
+/**
+ * A node's data directory is new, empty, or a node's (LevelDB's CURRENT file
+ * is there): a file, or a directory of something else, is refused before
+ * LevelDB writes its files into it.
+ *
+ * @throws {CliError}
+ */
+async function checkDataDir (dir: string): Promise<void> {
+  let info
+
+  try {
+    info = await stat(dir)
+  } catch (err: any) {
+    if (err.code === 'ENOENT') return
+    throw new CliError(`cannot use data directory ${dir}: ${err.message}`)
+  }
+
+  if (!info.isDirectory()) {
+    throw new CliError(`data directory ${dir} is a file, not a directory: give --data a directory (a new one is created)`)
+  }
+
+  const entries = await readdir(dir)
+
+  if (entries.length > 0 && !entries.includes('CURRENT')) {
+    throw new CliError(`data directory ${dir} is not empty and holds no node's data (no LevelDB CURRENT file): give --data a new or empty directory, or a node's data directory`)
   }
 }
 
