@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -255,6 +256,27 @@ security:
 })
 
 describe('fabric-peer command line', () => {
+  it('under npm run fabric-peer, SIGTERM to npm (what a supervisor sends) stops the node cleanly: nothing left running, the data directory free', async () => {
+    const data = join(await mkdtemp(join(tmpdir(), 'fabric-npm-')), 'n')
+    const npm = spawn('npm', ['run', '-s', 'fabric-peer', '--', 'node', 'start', '--data', data, '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', 'off'], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    npm.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    const exited = new Promise<number | null>(resolve => npm.once('exit', resolve))
+    const deadline = Date.now() + 30_000
+    while (!out.includes('ready (Ctrl-C to stop)') && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+    assert.match(out, /ready \(Ctrl-C to stop\)/)
+
+    npm.kill('SIGTERM')
+    await exited
+    const after = Date.now() + 10_000
+    while (!out.includes('stopped cleanly') && Date.now() < after) await new Promise(resolve => setTimeout(resolve, 50))
+    assert.match(out, /^SIGTERM: stopping/m)
+    assert.match(out, /^stopped cleanly/m)
+    // nobody holds the data directory: the node itself is gone, not orphaned
+    const id = await runCli(['id', '--data', data])
+    assert.equal(id.code, 0, id.stderr)
+  })
+
   it('options before the command are refused with the command line reordered, and -h or --help first shows the top-level help', async () => {
     const [configFirst, helpFirst, help, optionOnly] = await Promise.all([
       runCli(['--config', 'my core.yaml', 'node', 'start']),
