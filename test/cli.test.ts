@@ -256,6 +256,18 @@ security:
 })
 
 describe('fabric-peer command line', () => {
+  it('node start with Fabric\'s docker-compose environment runs, with one warning line per variable that does not apply', async () => {
+    const data = join(await mkdtemp(join(tmpdir(), 'fabric-env-')), 'n')
+    const node = new CliNode(['--data', data, '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', 'off'], {
+      CORE_PEER_ID: 'vp0', CORE_PEER_NETWORKID: 'dev', CORE_LOGGING_LEVEL: 'debug', CORE_VM_ENDPOINT: 'unix:///var/run/docker.sock', CORE_PEER_VALIDATOR_CONSENSUS_PLUGIN: 'noops', CORE_PEER_ADDRESSAUTODETECT: 'true'
+    })
+    await node.waitFor(/ready \(Ctrl-C to stop\)/)
+    assert.equal(await node.stop('SIGTERM'), 0, node.stderr)
+    const warnings = node.stderr.split('\n').filter(line => line.startsWith('warning: '))
+    assert.equal(warnings.length, 6, node.stderr)
+    assert.ok(warnings.every(w => / does not apply here, ignored: /.test(w)))
+  })
+
   it('under npm run fabric-peer, SIGTERM to npm (what a supervisor sends) stops the node cleanly: nothing left running, the data directory free', async () => {
     const data = join(await mkdtemp(join(tmpdir(), 'fabric-npm-')), 'n')
     const npm = spawn('npm', ['run', '-s', 'fabric-peer', '--', 'node', 'start', '--data', data, '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', 'off'], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] })

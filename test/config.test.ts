@@ -240,6 +240,50 @@ security:
   })
 })
 
+describe('a Fabric v0.6 configuration', () => {
+  it('Fabric\'s docker-compose environment starts: one warning per variable that does not apply, none fatal', async () => {
+    const env = {
+      CORE_PEER_ID: 'vp0',
+      CORE_PEER_NETWORKID: 'dev',
+      CORE_LOGGING_LEVEL: 'debug',
+      CORE_VM_ENDPOINT: 'unix:///var/run/docker.sock',
+      CORE_PEER_VALIDATOR_CONSENSUS_PLUGIN: 'noops',
+      CORE_PEER_ADDRESSAUTODETECT: 'true',
+      CORE_PEER_DISCOVERY_PERIOD: '2s'
+    }
+    const config = await loadConfig({ env })
+    assert.equal(config.discoveryPeriod, 2_000)
+    assert.equal(config.warnings.length, 6)
+    assert.match(config.warnings[0], /^CORE_PEER_ID does not apply here, ignored: the identity is the key in the data directory/)
+    assert.ok(config.warnings.some(w => /^CORE_VM_ENDPOINT does not apply here, ignored: there is no chaincode runtime here$/.test(w)))
+    assert.ok(config.warnings.some(w => /^CORE_LOGGING_LEVEL does not apply here, ignored: logs are/.test(w)))
+  })
+
+  it('a core.yaml with Fabric\'s sections starts: one warning per key that does not apply, its own keys taken', async () => {
+    const file = await yamlFile('fabric-core.yaml', [
+      'logging:', '  peer: warning', '  node: info',
+      'peer:', '  id: jdoe', '  networkId: dev', '  fileSystemPath: /var/hyperledger/production',
+      '  tls:', '    enabled: false', '    cert:', '      file: testdata/server1.pem',
+      '  validator:', '    enabled: true', '    consensus:', '      plugin: noops', '      buffersize: 1000',
+      '  discovery:', '    period: 5s', '    touchPeriod: 6s', '    touchMaxNodes: 100',
+      'rest:', '  address: 0.0.0.0:7050',
+      'vm:', '  endpoint: unix:///var/run/docker.sock',
+      'security:', '  enabled: false', '  level: 256', '  hashAlgorithm: SHA3'
+    ].join('\n') + '\n')
+    const config = await loadConfig({ file })
+    assert.equal(config.dataDir, '/var/hyperledger/production')
+    assert.equal(config.validator, true)
+    assert.equal(config.touchPeriod, 6_000)
+    assert.deepEqual(config.warnings.map(w => w.split(' ')[0]), ['logging.peer', 'logging.node', 'peer.id', 'peer.networkId', 'peer.tls.enabled', 'peer.tls.cert.file', 'peer.validator.consensus.plugin', 'rest.address', 'vm.endpoint', 'security.level', 'security.hashAlgorithm'])
+  })
+
+  it('a misspelt CORE_* variable gets a "did you mean"', async () => {
+    await assert.rejects(loadConfig({ env: { CORE_PEER_DISCOVERY_ROOTNODES: '' + '/ip4/127.0.0.1/tcp/1' } }), /env CORE_PEER_DISCOVERY_ROOTNODES: unknown setting \(did you mean CORE_PEER_DISCOVERY_ROOTNODE\?\)/)
+    await assert.rejects(loadConfig({ env: { CORE_PEER_LISTENADRESS: '/ip4/127.0.0.1/tcp/0' } }), /did you mean CORE_PEER_LISTENADDRESS\?/)
+    await assert.rejects(loadConfig({ env: { CORE_PEER_COLOUR: 'blue' } }), /env CORE_PEER_COLOUR: unknown setting: no configuration key is named so/)
+  })
+})
+
 describe('fabricPeer options in ms', () => {
   it('are refused above 2^31-1, the longest delay a Node timer takes', async () => {
     for (const fabric of [{ touchPeriod: 2 ** 31 }, { discoveryPeriod: 2 ** 31 }, { persistDelay: 2 ** 31 }, { dialBackoffMax: 2 ** 40 }, { helloTimeout: 2 ** 31 }]) {

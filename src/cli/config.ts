@@ -13,7 +13,8 @@ import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { peerAddressProblem } from '../addresses.js'
 import { describeRange, MAX_DELAY, optionProblem } from '../init.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, describeSource } from './errors.js'
+import { closest, inapplicable, inapplicableEnv } from './fabric-keys.js'
 import type { NumericOption } from '../init.js'
 import type { ConfigIssue, ConfigSource } from './errors.js'
 
@@ -50,6 +51,8 @@ export interface PeerConfig {
     /** ms, 0 disables the check */
     maxMessageAge: number
   }
+  /** Fabric keys given that do not apply here: one line each, for the operator */
+  warnings: string[]
 }
 
 /** A value given for a key, and where it came from */
@@ -256,6 +259,8 @@ export function envName (key: string): string {
 
 const ENV_KEYS = new Map(CONFIG_KEYS.map(k => [envName(k.key), k.key]))
 
+const KNOWN_KEYS = new Set(CONFIG_KEYS.map(k => k.key))
+
 const SCHEMA = z.strictObject(Object.fromEntries(CONFIG_KEYS.map(k => [k.key, k.schema])))
 
 /**
@@ -272,9 +277,19 @@ export async function loadConfig (input: ConfigInput = {}): Promise<PeerConfig> 
     values.set(k.key, { value: k.default, source: { kind: 'default' } })
   }
 
+  const warnings: string[] = []
+
   if (input.file != null) {
     try {
       for (const [key, value] of flatten(await readYaml(input.file), input.file)) {
+        const why = KNOWN_KEYS.has(key) ? undefined : inapplicable(key)
+
+        if (why != null) {
+          // a Fabric key with no meaning here: said once, never fatal
+          warnings.push(`${key} (from ${describeSource({ kind: 'file', file: input.file })}) does not apply here, ignored: ${why}`)
+          continue
+        }
+
         values.set(key, { value, source: { kind: 'file', file: input.file } })
       }
     } catch (err) {
@@ -294,9 +309,13 @@ export async function loadConfig (input: ConfigInput = {}): Promise<PeerConfig> 
     }
 
     const key = ENV_KEYS.get(name)
+    const why = key == null ? inapplicableEnv(name) : undefined
 
-    if (key == null) {
-      issues.push({ source: { kind: 'env', name }, message: 'unknown setting: no configuration key is named so (fabric-peer node start --help lists the CORE_* names)' })
+    if (why != null) {
+      warnings.push(`${name} does not apply here, ignored: ${why}`)
+    } else if (key == null) {
+      const near = closest(name, ENV_KEYS.keys())
+      issues.push({ source: { kind: 'env', name }, message: near != null ? `unknown setting (did you mean ${near}?)` : 'unknown setting: no configuration key is named so (fabric-peer node start --help lists the CORE_* names)' })
     } else {
       values.set(key, { value, source: { kind: 'env', name } })
     }
@@ -362,7 +381,8 @@ export async function loadConfig (input: ConfigInput = {}): Promise<PeerConfig> 
     minValidators: c['peer.discovery.minValidators'],
     admin: c['peer.admin.address'],
     metrics: c['peer.metrics.address'],
-    security
+    security,
+    warnings
   }
 }
 

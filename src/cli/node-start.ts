@@ -35,6 +35,11 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 export async function nodeStart (config: PeerConfig, print: Printer): Promise<void> {
   // a signal while starting stops the node once it runs (the bin catches them earlier still)
   catchStopSignals()
+
+  for (const warning of config.warnings) {
+    print.err(`warning: ${printable(warning)}`)
+  }
+
   const dataDir = resolve(config.dataDir)
   const data = await openDataDirOrExplain(dataDir)
   const started: Array<{ close(): Promise<void> }> = []
