@@ -268,6 +268,21 @@ describe('fabric-peer command line', () => {
     assert.ok(warnings.every(w => / does not apply here, ignored: /.test(w)))
   })
 
+  it('a root node given as Fabric gave it, host:port without a PeerId, is dialed, its PeerId learned, and chatted with; a host:port listen address listens', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'fabric-hostport-'))
+    const root = new CliNode(['--data', join(base, 'vp0'), '--listen', '127.0.0.1:0', '--admin', 'off'])
+    const [, rootId, port] = await root.waitFor(/^listening: {2}\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/(\S+)$/m).then(m => [m[0], m[1], m[0].split('/')[4]])
+    const peer = new CliNode(['--data', join(base, 'vp1'), '--listen', '127.0.0.1:0', '--admin', 'off', '--root-node', `127.0.0.1:${port}`])
+
+    try {
+      await peer.waitFor(new RegExp(`^root node /ip4/127\\.0\\.0\\.1/tcp/${port} is ${rootId}$`, 'm'))
+      await peer.waitFor(new RegExp(`^\\+ chat with ${rootId} \\(validator, outbound\\)`, 'm'))
+      await root.waitFor(/^\+ chat with \S+ \(validator, inbound\)/m)
+    } finally {
+      await Promise.all([root.stop('SIGTERM'), peer.stop('SIGTERM')])
+    }
+  })
+
   it('under npm run fabric-peer, SIGTERM to npm (what a supervisor sends) stops the node cleanly: nothing left running, the data directory free', async () => {
     const data = join(await mkdtemp(join(tmpdir(), 'fabric-npm-')), 'n')
     const npm = spawn('npm', ['run', '-s', 'fabric-peer', '--', 'node', 'start', '--data', data, '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', 'off'], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] })

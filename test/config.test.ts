@@ -171,11 +171,12 @@ security:
       {
         what: 'a bad multiaddr',
         file: 'peer:\n  listenAddress: /ip4/127.0.0.1/tcp/notaport\n',
-        env: { CORE_PEER_DISCOVERY_ROOTNODE: '/ip4/127.0.0.1/tcp/7051' },
+        // a root node without /p2p/ is fine now (dialed to learn its PeerId); one with a bad PeerId is not
+        env: { CORE_PEER_DISCOVERY_ROOTNODE: '/ip4/127.0.0.1/tcp/7051/p2p/notapeerid' },
         flags: { 'peer.listenAddress': flag('--listen', '/ip4/999.0.0.1/tcp/0') },
         expect: {
           file: /peer\.listenAddress \(from file .*\): item 1: "\/ip4\/127\.0\.0\.1\/tcp\/notaport" is not a multiaddr/,
-          env: /peer\.discovery\.rootnode \(from env CORE_PEER_DISCOVERY_ROOTNODE\): item 1: .* does not end in \/p2p\/<PeerId>/,
+          env: /peer\.discovery\.rootnode \(from env CORE_PEER_DISCOVERY_ROOTNODE\): item 1: .*(invalid PeerId|is not a multiaddr)/,
           flag: /peer\.listenAddress \(from flag --listen\): item 1: "\/ip4\/999\.0\.0\.1\/tcp\/0" is not a multiaddr/
         }
       },
@@ -275,6 +276,13 @@ describe('a Fabric v0.6 configuration', () => {
     assert.equal(config.validator, true)
     assert.equal(config.touchPeriod, 6_000)
     assert.deepEqual(config.warnings.map(w => w.split(' ')[0]), ['logging.peer', 'logging.node', 'peer.id', 'peer.networkId', 'peer.tls.enabled', 'peer.tls.cert.file', 'peer.validator.consensus.plugin', 'rest.address', 'vm.endpoint', 'security.level', 'security.hashAlgorithm'])
+  })
+
+  it('host:port is taken where Fabric took it: listen and announce addresses, root nodes (without a PeerId)', async () => {
+    const config = await loadConfig({ env: { CORE_PEER_LISTENADDRESS: '0.0.0.0:7051', CORE_PEER_ADDRESS: 'vp0:7051', CORE_PEER_DISCOVERY_ROOTNODE: 'vp0:7051,[::1]:7052' } })
+    assert.deepEqual(config.listen, ['/ip4/0.0.0.0/tcp/7051'])
+    assert.deepEqual(config.announce, ['/dns4/vp0/tcp/7051'])
+    assert.deepEqual(config.rootNodes, ['/dns4/vp0/tcp/7051', '/ip6/::1/tcp/7052'])
   })
 
   it('a misspelt CORE_* variable gets a "did you mean"', async () => {

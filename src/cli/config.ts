@@ -175,7 +175,26 @@ function list<T extends z.ZodType> (item: T, needed?: string): z.ZodType<Array<z
   )
 }
 
-const multiaddrString = z.string({ error: 'expected a multiaddr string' }).superRefine((v, ctx) => {
+/**
+ * Fabric's `host:port` (`0.0.0.0:7051`, `vp0:7051`, `[::1]:7051`) as the
+ * multiaddr it means: TCP to that IP address or DNS name. Anything else is
+ * left as it is, for the multiaddr check.
+ */
+export function fromHostPort (text: string): string {
+  const match = /^\s*(?:\[([0-9a-fA-F:.]+)\]|([^:/\s]+)):(\d{1,5})\s*$/.exec(text)
+
+  if (match == null) {
+    return text
+  }
+
+  const host = match[1] ?? match[2]
+  const kind = isIP(host)
+  return `/${kind === 4 ? 'ip4' : kind === 6 ? 'ip6' : 'dns4'}/${host}/tcp/${match[3]}`
+}
+
+const hostPortOrMultiaddr = z.preprocess(v => typeof v === 'string' ? fromHostPort(v) : v, z.string({ error: 'expected a multiaddr string' }))
+
+const multiaddrString = hostPortOrMultiaddr.superRefine((v, ctx) => {
   try {
     multiaddr(v)
   } catch (err: any) {
@@ -183,14 +202,35 @@ const multiaddrString = z.string({ error: 'expected a multiaddr string' }).super
   }
 })
 
-/** A peer's address: a multiaddr ending in /p2p/<PeerId>, as the service checks root nodes */
-const peerAddress = z.string({ error: 'expected a multiaddr string' }).superRefine((v, ctx) => {
-  const problem = peerAddressProblem(v)
+/**
+ * A root node: a multiaddr ending in /p2p/<PeerId>, as the service checks
+ * them, or (as Fabric named them) an address without one, `host:port` or a
+ * multiaddr: the node dials it and learns its PeerId in the handshake.
+ */
+const peerAddress = hostPortOrMultiaddr.superRefine((v, ctx) => {
+  let hasId = false
+
+  try {
+    hasId = multiaddr(v).getComponents().some(c => c.name === 'p2p')
+  } catch {
+    // the check below says what is wrong
+  }
+
+  const problem = hasId ? peerAddressProblem(v) : multiaddrProblem(v)
 
   if (problem != null) {
     ctx.addIssue({ code: 'custom', message: problem })
   }
 })
+
+function multiaddrProblem (v: string): string | undefined {
+  try {
+    multiaddr(v)
+    return undefined
+  } catch (err: any) {
+    return `${JSON.stringify(v)} is not a multiaddr (${err.message}); expected one like /ip4/0.0.0.0/tcp/7051, or host:port`
+  }
+}
 
 const peerIdString = z.string({ error: 'expected a PeerId' }).superRefine((v, ctx) => {
   try {
@@ -236,7 +276,7 @@ export const CONFIG_KEYS: ConfigKey[] = [
   { key: 'peer.address', default: '', shownDefault: '(the listen addresses)', flag: '--announce', describe: 'multiaddrs other peers should dial (announced)', schema: list(multiaddrString) },
   { key: 'peer.validator.enabled', default: true, flag: '--validator / --non-validator', describe: 'validator (runs the noops engine) or non-validator', schema: boolean },
   { key: 'peer.validator.consensus.buffersize', default: 1000, describe: 'frames that may wait in one peer\'s send queue', schema: integer('sendQueueSize') },
-  { key: 'peer.discovery.rootnode', default: '', shownDefault: '(none)', flag: '--root-node', describe: 'root nodes, multiaddrs ending in /p2p/<PeerId> (comma-separated)', schema: list(peerAddress) },
+  { key: 'peer.discovery.rootnode', default: '', shownDefault: '(none)', flag: '--root-node', describe: 'root nodes (comma-separated): multiaddrs ending in /p2p/<PeerId>, or host:port (the PeerId is learned when dialed)', schema: list(peerAddress) },
   { key: 'peer.discovery.period', default: '5s', describe: 'how often each chat is asked for its peers', schema: duration('discoveryPeriod') },
   { key: 'peer.discovery.persist', default: true, describe: 'keep the discovery list in the data directory', schema: boolean },
   { key: 'peer.discovery.touchPeriod', default: '6s', describe: 'how often missing peers are dialed (0 disables)', schema: duration('touchPeriod') },

@@ -11,6 +11,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { multiaddr } from '@multiformats/multiaddr'
 import { Registry } from 'prom-client'
 import { DatastoreLedger, fabricConnectionGater, fabricPeer, noopsEngine, PeerEndpoint } from '../index.js'
 import { adminRoutes } from './admin.js'
@@ -19,6 +20,7 @@ import { openDataDirOrExplain } from './data-dir.js'
 import { CliError } from './errors.js'
 import { serveJson, serveText } from './http.js'
 import { printable } from './printable.js'
+import { resolveRootNodes } from './root-nodes.js'
 import type { Printer } from './printable.js'
 import { catchStopSignals, onStopSignal } from './signals.js'
 import type { PeerConfig } from './config.js'
@@ -32,6 +34,11 @@ import type { Multiaddr } from '@multiformats/multiaddr'
  * dialable addresses, admin and metrics URLs. Resolves once the node runs;
  * the process then lives until a signal stops it.
  */
+/** Whether a root node's address names its PeerId */
+function named (address: string): boolean {
+  return multiaddr(address).getComponents().some(c => c.name === 'p2p')
+}
+
 export async function nodeStart (config: PeerConfig, print: Printer): Promise<void> {
   // a signal while starting stops the node once it runs (the bin catches them earlier still)
   catchStopSignals()
@@ -68,7 +75,8 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
       services: {
         fabric: fabricPeer({
           validator: config.validator,
-          rootNodes: config.rootNodes,
+          // a root node without /p2p/ is dialed to learn its PeerId (below)
+          rootNodes: config.rootNodes.filter(named),
           discoveryPeriod: config.discoveryPeriod,
           persist: config.persist,
           touchPeriod: config.touchPeriod,
@@ -144,6 +152,12 @@ export async function nodeStart (config: PeerConfig, print: Printer): Promise<vo
     print.out('ready (Ctrl-C to stop)')
     headerPrinted = true
     early.forEach(line => { print.out(line) })
+    const unnamed = config.rootNodes.filter(a => !named(a))
+
+    if (unnamed.length > 0) {
+      started.push(resolveRootNodes(node, unnamed, line => { print.out(line) }))
+    }
+
     onStopSignal(stopper(node, data, started, config.persist, print))
   } catch (err) {
     await Promise.allSettled(started.map(async s => s.close()))
