@@ -876,8 +876,7 @@ export function isBogusDial (err: unknown): boolean {
     return e.errors.every(isBogusDial)
   }
 
-  return isWrongPeer(err) || e.name === 'UnsupportedProtocolError' ||
-    e.code === 'ECONNREFUSED' || /ECONNREFUSED|protocol selection failed|not supported/i.test(e.message ?? '')
+  return isWrongPeer(err) || isNoChat(err) || e.code === 'ECONNREFUSED' || /ECONNREFUSED|not supported/i.test(e.message ?? '')
 }
 
 /** Whether a failed dial found a peer that does not speak the chat protocol */
